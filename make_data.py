@@ -1,0 +1,79 @@
+"""
+Make a dataset of 32x32 images of one Gaussian bump (paper Sec. 2, SPEC.md "Data").
+
+    python make_data.py                                   # d = 1.0, sigma = 1: 1,024 images
+    python make_data.py --dx=0.1 --dy=0.1 --hole_lo=13.0 --hole_hi=19.0 --out_dir=out/hole13
+    python make_data.py --dx=0.1 --dy=1.0 --out_dir=out/imb
+
+Writes {out_dir}/data.npz: images (N,32,32) uint8 in the paper's 0..255 convention (dark bump on
+white), labels (N,2) float32 = (mu_x, mu_y) in 1-based pixel-centre units, config (JSON).
+"""
+import json
+import os
+
+import numpy as np
+
+from configurator import configure, check, fail, save_npz
+
+# -----------------------------------------------------------------------------
+out_dir = 'out/run'  # the run folder; every later stage reads and writes here
+dx = 1.0             # grid increment of mu_x in pixels, in (0, 32]
+dy = 1.0             # grid increment of mu_y in pixels, in (0, 32]
+sigma = 1.0          # bump spread in pixels (> 0); the formula divides by 4 sigma^2, as printed
+hole_lo = None       # drop centres with hole_lo <= mu_x, mu_y <= hole_hi (None: no hole)
+hole_hi = None       # upper edge of the square hole, pixels
+size = 32            # canvas side in pixels (the paper's 32)
+# -----------------------------------------------------------------------------
+# no `seed`: the grid is deterministic, so a seed here would be accepted and ignored
+
+
+def grid(d, size):
+    """Centres d*k for k = 1..floor(size/d); rounded so that 0.1*130 is exactly 13.0 for the hole test."""
+    k = np.arange(1, int(np.floor(size / d + 1e-9)) + 1)
+    return np.round(d * k, 6)
+
+
+def render(labels, sigma, size):
+    """v = 255 (1 - exp(-(x-mu_x)^2/4s^2 - (y-mu_y)^2/4s^2)); x runs along columns, y along rows, both 1..size."""
+    pix = np.arange(1, size + 1, dtype=np.float64)
+    gx = np.exp(-(pix[None, :] - labels[:, :1]) ** 2 / (4 * sigma ** 2))  # (N, size) over columns
+    gy = np.exp(-(pix[None, :] - labels[:, 1:]) ** 2 / (4 * sigma ** 2))  # (N, size) over rows
+    v = 255.0 * (1.0 - gy[:, :, None] * gx[:, None, :])                  # (N, rows, cols)
+    return np.rint(v).astype(np.uint8)
+
+
+def in_hole(labels, lo, hi):
+    """True for centres inside the square hole [lo, hi]^2 (edges included)."""
+    return ((labels >= lo) & (labels <= hi)).all(axis=1)
+
+
+def validate(cfg):
+    for key in ('dx', 'dy'):
+        check(isinstance(cfg[key], (int, float)) and 0 < cfg[key] <= cfg['size'], key, cfg[key], f"a number in (0, {cfg['size']}]")
+    check(cfg['sigma'] > 0, 'sigma', cfg['sigma'], 'a number > 0')
+    check(isinstance(cfg['size'], int) and cfg['size'] >= 8, 'size', cfg['size'], 'an integer >= 8')
+    lo, hi = cfg['hole_lo'], cfg['hole_hi']
+    if (lo is None) != (hi is None):
+        fail(f"bad setting hole_lo={lo!r}, hole_hi={hi!r}: set both or neither")
+    if lo is not None:
+        for key in ('hole_lo', 'hole_hi'):
+            check(isinstance(cfg[key], (int, float)) and 0 <= cfg[key] <= cfg['size'], key, cfg[key], f"a number in [0, {cfg['size']}]")
+        check(lo < hi, 'hole_hi', hi, f'a number > hole_lo={lo}')
+
+
+if __name__ == '__main__':
+    config = configure(globals())
+    validate(config)
+    xs, ys = grid(dx, size), grid(dy, size)
+    labels = np.stack(np.meshgrid(xs, ys, indexing='xy'), -1).reshape(-1, 2)  # (N, 2) = (mu_x, mu_y)
+    n_full = len(labels)
+    if hole_lo is not None:
+        labels = labels[~in_hole(labels, hole_lo, hole_hi)]
+        if len(labels) == 0:
+            fail(f"bad setting hole_lo={hole_lo}, hole_hi={hole_hi}: the hole removes every centre")
+    images = render(labels, sigma, size)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, 'data.npz')
+    save_npz(path, images=images, labels=labels.astype(np.float32), config=json.dumps(config))
+    removed = 1 - len(labels) / n_full
+    print(f"{len(labels):,} images ({len(xs)} x {len(ys)} grid, {removed:.2%} removed by the hole) -> {path}")

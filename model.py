@@ -1,0 +1,199 @@
+"""
+The conditional UNet of the paper's Fig. 6 and the DDPM maths (Ho et al. 2020), written once.
+No I/O, no CLI, no side effects at import; every other stage imports this file.
+
+Timestep convention (used everywhere): 0-based t in [0, T). t = 0 is the last reverse step,
+the one whose network call produces the final image and the "layer 4" representation.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def sinusoidal(p, dim):
+    """PE(p, 2i) = sin(p / 10000^(2i/dim)), PE(p, 2i+1) = cos(...) (paper Fig. 6). p: (B,) float -> (B, dim)."""
+    i = torch.arange(0, dim, 2, device=p.device, dtype=torch.float32)
+    angle = p.float()[:, None] / (10000 ** (i / dim))[None, :]                   # (B, dim/2)
+    return torch.stack([angle.sin(), angle.cos()], dim=-1).flatten(1)            # interleaved sin, cos
+
+
+class DoubleConv(nn.Module):
+    """conv3x3 - GroupNorm(1) - GELU - conv3x3 - GroupNorm(1); the residual variant returns gelu(x + f(x))."""
+
+    def __init__(self, cin, cout, mid=None, residual=False):
+        super().__init__()
+        mid = mid or cout
+        self.residual = residual
+        self.f = nn.Sequential(
+            nn.Conv2d(cin, mid, 3, padding=1, bias=False), nn.GroupNorm(1, mid), nn.GELU(),
+            nn.Conv2d(mid, cout, 3, padding=1, bias=False), nn.GroupNorm(1, cout))
+
+    def forward(self, x):
+        return F.gelu(x + self.f(x)) if self.residual else self.f(x)
+
+
+class SelfAttention(nn.Module):
+    """4-head self-attention over the h*w tokens, pre-LayerNorm, then a LN-Linear-GELU-Linear feed-forward; both residual.
+    fused=True uses scaled_dot_product_attention, fused=False the plain softmax(QK^T/sqrt(d))V math (same weights)."""
+
+    def __init__(self, channels, heads=4):
+        super().__init__()
+        assert channels % heads == 0, f"attention over {channels} channels needs a multiple of {heads}"
+        self.heads = heads
+        self.ln = nn.LayerNorm(channels)
+        self.qkv = nn.Linear(channels, 3 * channels)
+        self.proj = nn.Linear(channels, channels)
+        self.ff = nn.Sequential(nn.LayerNorm(channels), nn.Linear(channels, channels), nn.GELU(), nn.Linear(channels, channels))
+        self.fused = True
+
+    def forward(self, x):
+        B, C, H, W = x.shape
+        h = x.flatten(2).transpose(1, 2)                                             # (B, HW, C)
+        q, k, v = self.qkv(self.ln(h)).view(B, H * W, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)  # (B, nh, HW, hd)
+        if self.fused:
+            a = F.scaled_dot_product_attention(q, k, v)
+        else:
+            a = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(C // self.heads), dim=-1) @ v
+        h = h + self.proj(a.transpose(1, 2).reshape(B, H * W, C))
+        h = h + self.ff(h)
+        return h.transpose(1, 2).reshape(B, C, H, W)
+
+
+class Down(nn.Module):
+    """maxpool 2, DoubleConv(in, in, residual), DoubleConv(in, out), plus Linear(SiLU(emb)) broadcast over space."""
+
+    def __init__(self, cin, cout, emb_dim):
+        super().__init__()
+        self.conv = nn.Sequential(nn.MaxPool2d(2), DoubleConv(cin, cin, residual=True), DoubleConv(cin, cout))
+        self.emb = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, cout))
+
+    def forward(self, x, emb):
+        return self.conv(x) + self.emb(emb)[:, :, None, None]
+
+
+class Up(nn.Module):
+    """bilinear x2, concatenate the skip, DoubleConv(in, in, residual), DoubleConv(in, out, mid=in/2), plus the embedding."""
+
+    def __init__(self, cin, cout, emb_dim):
+        super().__init__()
+        self.up = nn.Upsample(scale_factor=2, mode='bilinear', align_corners=True)
+        self.conv = nn.Sequential(DoubleConv(cin, cin, residual=True), DoubleConv(cin, cout, mid=cin // 2))
+        self.emb = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, cout))
+
+    def forward(self, x, skip, emb):
+        x = torch.cat([skip, self.up(x)], dim=1)
+        return self.conv(x) + self.emb(emb)[:, :, None, None]
+
+
+class UNet(nn.Module):
+    """Fig. 6 with base width w (paper: 64): inc(1,w); Down w->2w->4w->4w; bottleneck 4w->8w->8w->4w;
+    Up 8w->2w (layer 3), 4w->w (layer 4), 2w->w (layer 5); 1x1 conv to one channel.
+    attn_res: the resolutions (e.g. '32,16,8,4') whose Down/Up outputs get self-attention."""
+
+    def __init__(self, width=64, attn_res='32,16,8,4', pe_dim=128, size=32):
+        super().__init__()
+        w, e = width, 3 * pe_dim
+        self.pe_dim = pe_dim
+        res = {int(r) for r in str(attn_res).split(',') if r.strip()}
+        attn = lambda c, r: SelfAttention(c) if r in res else nn.Identity()
+        self.inc = DoubleConv(1, w)
+        self.down = nn.ModuleList([Down(w, 2 * w, e), Down(2 * w, 4 * w, e), Down(4 * w, 4 * w, e)])   # layers 0, 1, 2
+        self.down_sa = nn.ModuleList([attn(2 * w, size // 2), attn(4 * w, size // 4), attn(4 * w, size // 8)])
+        self.bot = nn.Sequential(DoubleConv(4 * w, 8 * w), DoubleConv(8 * w, 8 * w), DoubleConv(8 * w, 4 * w))
+        self.up = nn.ModuleList([Up(8 * w, 2 * w, e), Up(4 * w, w, e), Up(2 * w, w, e)])              # layers 3, 4, 5
+        self.up_sa = nn.ModuleList([attn(2 * w, size // 4), attn(w, size // 2), attn(w, size)])
+        self.outc = nn.Conv2d(w, 1, 1)
+
+    def embed(self, t, mu):
+        """emb = PE(t) ++ PE(mu_x) ++ PE(mu_y), mu in pixel units; no trainable label embedding (paper A.1)."""
+        return torch.cat([sinusoidal(t, self.pe_dim), sinusoidal(mu[:, 0], self.pe_dim), sinusoidal(mu[:, 1], self.pe_dim)], 1)
+
+    def forward(self, x, t, mu, return_features=False):
+        """x: (B,1,H,W) noisy image, t: (B,) timesteps, mu: (B,2) centres -> predicted noise (B,1,H,W),
+        and with return_features also {'layer4': output of Up 4 and its attention, (B, w, H/2, W/2)}."""
+        emb = self.embed(t, mu)
+        skips = [self.inc(x)]
+        for down, sa in zip(self.down, self.down_sa):
+            skips.append(sa(down(skips[-1], emb)))
+        h = self.bot(skips.pop())
+        feats = {}
+        for i, (up, sa) in enumerate(zip(self.up, self.up_sa)):
+            h = sa(up(h, skips.pop(), emb))
+            if i == 1:
+                feats['layer4'] = h
+        eps = self.outc(h)
+        return (eps, feats) if return_features else eps
+
+
+# ----------------------------------------------------------------------------- DDPM maths
+
+class Diffusion(nn.Module):
+    """Linear beta schedule (computed in float64, stored as float32 buffers) and the DDPM equations."""
+
+    def __init__(self, T=1000, beta_start=1e-4, beta_end=0.02):
+        super().__init__()
+        self.T = T
+        betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
+        abar = torch.cumprod(1 - betas, 0)
+        # kept in float64: the strided sampler's jump beta 1 - abar_t/abar_s loses ~1e-3 relative in float32 at small t;
+        # 0-dim float64 scalars do not promote float32 tensors, so the images stay float32
+        self.register_buffer('betas', betas)
+        self.register_buffer('abar', abar)  # alpha-bar_t = prod_{s<=t} (1 - beta_s)
+
+    def q_sample(self, x0, t, noise):
+        """x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps (Ho et al. Eq. 4)."""
+        a = self.abar[t].to(x0.dtype)[:, None, None, None]
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def loss(self, model, x0, mu, generator=None):
+        """Eq. 2: MSE between the true noise and the predicted noise, t uniform over all T steps."""
+        B = x0.shape[0]
+        t = torch.randint(0, self.T, (B,), device=x0.device, generator=generator)
+        noise = torch.randn(x0.shape, device=x0.device, generator=generator)
+        return F.mse_loss(model(self.q_sample(x0, t, noise), t, mu).float(), noise)
+
+    def timesteps(self, n):
+        """The n network-call timesteps of a (possibly strided) reverse process, descending, always ending at 0."""
+        return torch.linspace(self.T - 1, 0, n).round().long().unique_consecutive().tolist()
+
+    @torch.no_grad()
+    def sample(self, model, mu, steps=None, sampler='ddpm', eta=1.0, rep_step=0, generator=None, clip_x0=False, size=32):
+        """Reverse process from x_T ~ N(0, I) for labels mu (B, 2).
+        sampler='ddpm': ancestral DDPM (Ho et al. Alg. 2, sigma_t^2 = beta_t); with steps < T the same on a
+        strided schedule (beta of each jump = 1 - abar_t / abar_s). sampler='ddim': DDIM (Song et al.) with eta.
+        With steps = T, ddpm and no clip_x0 this is exactly Alg. 2.
+        Returns images in [-1, 1] (B,1,H,W) and the layer-4 output (float32) at the call with t == rep_step."""
+        steps = steps or self.T
+        ts = self.timesteps(steps)
+        assert rep_step in ts, f"rep_step={rep_step} is not among the sampler's timesteps"
+        B, dev = mu.shape[0], mu.device
+        x = torch.randn((B, 1, size, size), device=dev, generator=generator)
+        rep = None
+        for j, t in enumerate(ts):
+            s = ts[j + 1] if j + 1 < len(ts) else -1  # the next timestep, -1 = clean image
+            tt = torch.full((B,), t, device=dev, dtype=torch.long)
+            if t == rep_step:
+                eps, feats = model(x, tt, mu, return_features=True)
+                rep = feats['layer4'].float()
+            else:
+                eps = model(x, tt, mu)
+            eps = eps.float()
+            a_t = self.abar[t]
+            a_s = self.abar[s] if s >= 0 else torch.ones_like(a_t)
+            x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+            if clip_x0:
+                x0 = x0.clamp(-1, 1)
+            if s < 0:
+                x = x0
+                break
+            beta = 1 - a_t / a_s  # the jump's beta (= beta_t when unstrided)
+            if sampler == 'ddpm':
+                mean = (a_s.sqrt() * beta * x0 + (1 - beta).sqrt() * (1 - a_s) * x) / (1 - a_t)  # posterior mean
+                var = beta
+            else:  # ddim
+                var = eta ** 2 * (1 - a_s) / (1 - a_t) * beta
+                mean = a_s.sqrt() * x0 + (1 - a_s - var).clamp(min=0).sqrt() * (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+            x = mean + var.sqrt() * torch.randn(x.shape, device=dev, generator=generator)
+        return x.clamp(-1, 1), rep

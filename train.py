@@ -1,0 +1,158 @@
+"""
+Train the conditional DDPM on one dataset (paper Sec. A.4 and A.6), with checkpoints for evaluation.
+
+    python train.py --out_dir=out/run                       # the paper's model and schedule (GPU scale)
+    python train.py --out_dir=out/run --width=16 --attn_res=8,4 --dtype=bfloat16 --steps=6000   # CPU scale
+Rerunning the same command resumes from the latest checkpoint in out_dir.
+
+Reads {out_dir}/data.npz; writes {out_dir}/ckpt_{step:07d}.pt at step 0, every ckpt_every steps and at the
+last step: model + optimizer state, step, RNG state, model_args, config and the dataset's config.
+"""
+import glob
+import json
+import os
+import re
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from configurator import configure, check, fail, load_npz, load_pt, save_pt, pick_device
+from model import UNet, Diffusion
+
+# -----------------------------------------------------------------------------
+out_dir = 'out/run'        # run folder holding data.npz; checkpoints go here too
+# model (SPEC.md Fig. 6)
+width = 64                 # base channel width (paper 64)
+attn_res = '32,16,8,4'     # comma-separated resolutions that get self-attention (paper: all four)
+pe_dim = 128               # length N of each sinusoidal encoding; the embedding is 3N
+T = 1000                   # diffusion steps
+beta_start = 1e-4          # linear beta schedule start
+beta_end = 0.02            # linear beta schedule end
+# optimisation
+steps = 320000             # optimizer steps (batches), the same for every dataset (paper A.6)
+batch_size = 32            # images per step
+lr = 3e-4                  # AdamW learning rate
+weight_decay = 0.01        # AdamW weight decay (PyTorch's default; the paper names none)
+warmup = 0                 # linear lr warm-up steps (0 = constant lr, the paper)
+ema = 0.0                  # EMA decay of the weights used for sampling (0 = off, the paper mentions none)
+ckpt_every = 6400          # checkpoint (= evaluation point) every this many steps
+seed = 0                   # seeds init, batches, timesteps and noise
+# speed (measured in bench.py; none changes the maths beyond bf16 rounding)
+device = 'auto'            # 'auto' (cuda if present, else cpu), 'cpu' or 'cuda'
+dtype = 'float32'          # 'float32' or 'bfloat16' (autocast)
+channels_last = True       # NHWC memory layout for the convolutions
+threads = 0                # torch CPU threads (0 = torch's default, one per core)
+# -----------------------------------------------------------------------------
+RESUMABLE = ('steps', 'ckpt_every', 'device', 'threads', 'channels_last')  # may change between a run and its resume
+
+
+def validate(c):
+    for key in ('steps', 'batch_size', 'ckpt_every', 'width', 'pe_dim', 'T'):
+        check(type(c[key]) is int and c[key] > 0, key, c[key], 'a positive integer')
+    check(c['pe_dim'] % 2 == 0, 'pe_dim', c['pe_dim'], 'an even integer')
+    check(c['width'] % 4 == 0, 'width', c['width'], 'a multiple of 4 (4 attention heads)')
+    check(0 < c['lr'] < 1, 'lr', c['lr'], 'a number in (0, 1)')
+    check(0 <= c['ema'] < 1, 'ema', c['ema'], 'a number in [0, 1) (0 = off)')
+    check(0 < c['beta_start'] < c['beta_end'] < 1, 'beta_end', c['beta_end'], f"a number in (beta_start={c['beta_start']}, 1)")
+    check(type(c['warmup']) is int and c['warmup'] >= 0, 'warmup', c['warmup'], 'an integer >= 0')
+    check(c['dtype'] in ('float32', 'bfloat16'), 'dtype', c['dtype'], "'float32' or 'bfloat16'")
+    check(type(c['threads']) is int and c['threads'] >= 0, 'threads', c['threads'], 'an integer >= 0 (0 = default)')
+    res = [r.strip() for r in str(c['attn_res']).split(',') if r.strip()]
+    check(all(r in ('32', '16', '8', '4') for r in res), 'attn_res', c['attn_res'], "comma-separated values from 32,16,8,4 or ''")
+
+
+def checkpoints(out_dir):
+    """{step: path} of the complete checkpoints in out_dir (temporary files are never matched)."""
+    paths = glob.glob(os.path.join(out_dir, 'ckpt_*.pt'))
+    return {int(re.search(r'ckpt_(\d+)\.pt$', p).group(1)): p for p in paths if re.search(r'ckpt_(\d+)\.pt$', p)}
+
+
+def lr_at(step, lr, warmup):
+    return lr * min(1.0, (step + 1) / warmup) if warmup else lr
+
+
+if __name__ == '__main__':
+    config = configure(globals())
+    validate(config)
+    data = load_npz(os.path.join(out_dir, 'data.npz'), 'make_data.py', keys=('images', 'labels'))
+    device = pick_device(device)
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model_args = dict(width=width, attn_res=attn_res, pe_dim=pe_dim, size=data['images'].shape[-1])
+    model = UNet(**model_args).to(device)
+    diffusion = Diffusion(T, beta_start, beta_end).to(device)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    ema_model = UNet(**model_args).to(device).requires_grad_(False) if ema else None
+    if ema_model is not None:
+        ema_model.load_state_dict(model.state_dict())
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=device.startswith('cuda'))
+    gen = torch.Generator(device).manual_seed(seed)
+
+    # resume from the latest checkpoint, refusing one from another dataset or configuration
+    start, loss_val = 0, float('nan')
+    ckpts = checkpoints(out_dir)
+    if ckpts:
+        last = max(ckpts)
+        ck = load_pt(ckpts[last], 'train.py (delete the checkpoint to fall back to the one before)')
+        diff = [k for k in config if k not in RESUMABLE and ck['config'].get(k) != config[k]]
+        if diff or ck['data_config'] != data['config']:
+            what = ', '.join(f"{k}={ck['config'].get(k)!r} (now {config[k]!r})" for k in diff) or 'the dataset changed'
+            fail(f"{ckpts[last]} was made with {what}: use another out_dir, or delete its checkpoints and rerun train.py")
+        model.load_state_dict(ck['model'])
+        opt.load_state_dict(ck['optimizer'])
+        if ema_model is not None:
+            ema_model.load_state_dict(ck['ema'])
+        gen.set_state(ck['rng'].to(gen.get_state().device) if device == 'cpu' else ck['rng'])
+        start, loss_val = ck['step'], ck['loss']
+        print(f"resumed from {ckpts[last]} at step {start}")
+
+    # the whole dataset lives on the device as one tensor; batches are random indices into it
+    x_all = (torch.from_numpy(data['images']).float() / 127.5 - 1).unsqueeze(1).to(device)  # (N,1,32,32) in [-1,1]
+    x_all = x_all.contiguous(memory_format=fmt)
+    mu_all = torch.from_numpy(data['labels']).to(device)                                     # (N,2) pixel units
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"{len(x_all):,} images, {n_params / 1e6:.2f} M parameters, steps {start} -> {steps}")
+
+    def save(step, loss_val):
+        ck = dict(model=model.state_dict(), optimizer=opt.state_dict(), step=step, loss=loss_val, rng=gen.get_state().cpu(),
+                  model_args=model_args, diffusion_args=dict(T=T, beta_start=beta_start, beta_end=beta_end),
+                  config=config, data_config=data['config'])
+        if ema_model is not None:
+            ck['ema'] = ema_model.state_dict()
+        save_pt(ck, os.path.join(out_dir, f'ckpt_{step:07d}.pt'))
+
+    if start == 0 and 0 not in ckpts:
+        save(0, loss_val)
+    autocast = torch.autocast(device.split(':')[0], dtype=torch.bfloat16, enabled=dtype == 'bfloat16')
+    bar = tqdm(range(start, steps), initial=start, total=steps, mininterval=2, dynamic_ncols=True)
+    t0, seen = time.time(), 0
+    for step in bar:
+        for g in opt.param_groups:
+            g['lr'] = lr_at(step, lr, warmup)
+        idx = torch.randint(0, len(x_all), (batch_size,), device=device, generator=gen)
+        with autocast:
+            loss = diffusion.loss(model, x_all[idx], mu_all[idx], generator=gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if ema_model is not None:
+            with torch.no_grad():
+                for pe, pm in zip(ema_model.parameters(), model.parameters()):
+                    pe.lerp_(pm, 1 - ema)
+        seen += batch_size
+        if step % 25 == 0 or step + 1 == steps:
+            loss_val = loss.item()
+            if not np.isfinite(loss_val):  # stop before a bad state reaches a checkpoint; earlier ones stay
+                fail(f"loss is {loss_val} at step {step + 1}: training stopped, the last good checkpoint is kept")
+            bar.set_postfix(loss=f'{loss_val:.4f}', img_s=f'{seen / (time.time() - t0):.0f}')
+        if (step + 1) % ckpt_every == 0 or step + 1 == steps:
+            loss_val = loss.item()
+            if not np.isfinite(loss_val):
+                fail(f"loss is {loss_val} at step {step + 1}: training stopped, the last good checkpoint is kept")
+            save(step + 1, loss_val)
+    bar.close()
+    print(f"done: {steps} steps in {out_dir} ({seen / max(time.time() - t0, 1e-9):.1f} img/s this session)")
