@@ -37,6 +37,7 @@ batch = 500              # images per network call (all 500 at once is fastest o
 device = 'auto'          # 'auto', 'cpu' or 'cuda'
 dtype = 'float32'        # 'float32' or 'bfloat16' (autocast)
 threads = 0              # torch CPU threads (0 = default)
+prune_ckpts = False      # delete a checkpoint's weights once its samples are written, except the latest (disk)
 # -----------------------------------------------------------------------------
 
 
@@ -116,3 +117,6 @@ if __name__ == '__main__':
             images, layer4 = generate(model, diffusion, labels, config, device, seed)
             save_npz(paths[name], images=images, labels=labels, layer4=layer4, step=np.int64(step), config=meta)
             print(f"step {step}: {len(labels)} {name} in {time.time() - t0:.1f}s -> {paths[name]}")
+        if prune_ckpts and step != max(found):  # the latest stays: train.py resumes from it
+            os.remove(found[step])
+            print(f"pruned {found[step]}")
