@@ -21,6 +21,7 @@ from sklearn.linear_model import LinearRegression
 
 from configurator import configure, check, load_npz, save_npz, fail
 from make_data import render
+from sample import result_settings
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'      # run folder with samples_*.npz (and ood_*.npz for a hole run)
@@ -35,14 +36,15 @@ n_examples = 25          # images kept per row for the figures
 
 def predict_label(img):
     """Alg. 1: Otsu threshold (inverted: the bump is dark), external contours; one contour -> centre of its
-    bounding rect, otherwise the intensity centroid of the inverted image. Returns ((x, y) 1-based, n_contours).
+    bounding rect, otherwise the intensity centroid of the inverted image. Returns ((x, y) 1-based, n_contours,
+    whether the one contour spans more than half the canvas: a dark or blank image, not a bump).
     OpenCV's rect is in 0-based pixel-edge coordinates, so +0.5 maps it to 1-based pixel centres."""
     _, thresh = cv2.threshold(img, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     contours, _ = cv2.findContours(thresh, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if len(contours) != 1:
-        return centroid(img), len(contours)
+        return centroid(img), len(contours), False
     x, y, w, h = cv2.boundingRect(max(contours, key=cv2.contourArea))
-    return (x + w / 2 + 0.5, y + h / 2 + 0.5), 1
+    return (x + w / 2 + 0.5, y + h / 2 + 0.5), 1, max(w, h) > img.shape[0] // 2
 
 
 def centroid(img):
@@ -55,11 +57,11 @@ def centroid(img):
 
 def accuracy(images, labels, tolerance):
     """Eq. 1 (joint, x-only, y-only), the bump counts (0, 1, several) and the predicted centres."""
-    preds, counts = zip(*(predict_label(im) for im in images))
+    preds, counts, fills = zip(*(predict_label(im) for im in images))
     pred, counts = np.array(preds), np.array(counts)
     ok = np.abs(pred - labels) < tolerance  # (n, 2)
     return dict(acc=ok.all(1).mean(), acc_x=ok[:, 0].mean(), acc_y=ok[:, 1].mean(), n_none=(counts == 0).sum(),
-                n_one=(counts == 1).sum(), n_many=(counts > 1).sum()), pred
+                n_one=(counts == 1).sum(), n_many=(counts > 1).sum(), n_fill=np.sum(fills)), pred
 
 
 def r_squared(emb, labels):
@@ -90,7 +92,7 @@ if __name__ == '__main__':
         s = load_npz(path, 'sample.py', keys=('images', 'labels', 'layer4', 'step'))
         sc = s['config']
         first_cfg = first_cfg or sc
-        if sc['data'] != first_cfg['data'] or sc['sample'] != first_cfg['sample']:
+        if sc['data'] != first_cfg['data'] or result_settings(sc['sample']) != result_settings(first_cfg['sample']):
             fail(f"{path} was sampled with other settings or data than {files[0]}: rerun sample.py for the whole run")
         if not np.isfinite(s['layer4'].astype(np.float32)).all():
             fail(f"{path} holds non-finite layer-4 values (a diverged checkpoint?): check train.py's loss")
@@ -108,8 +110,8 @@ if __name__ == '__main__':
     table = {k: np.array([r[k] for r in rows]) for k in rows[0]}
     path = os.path.join(out_dir, 'metrics.npz')
     save_npz(path, **table, config=json.dumps(dict(analyze=config, sample=first_cfg)))
-    print(f"\n{'split':>5} {'step':>8} {'acc':>6} {'acc_x':>6} {'acc_y':>6} {'oracle':>6} {'0':>4} {'1':>4} {'>1':>4} {'r2_x':>6} {'r2_y':>6} {'r2':>6}")
+    print(f"\n{'split':>5} {'step':>8} {'acc':>6} {'acc_x':>6} {'acc_y':>6} {'oracle':>6} {'0':>4} {'1':>4} {'>1':>4} {'fill':>4} {'r2_x':>6} {'r2_y':>6} {'r2':>6}")
     for r in rows:
         print(f"{r['split']:>5} {r['step']:>8} {r['acc']:6.3f} {r['acc_x']:6.3f} {r['acc_y']:6.3f} {r['oracle_acc']:6.3f} "
-              f"{r['n_none']:4d} {r['n_one']:4d} {r['n_many']:4d} {r['r2_x']:6.3f} {r['r2_y']:6.3f} {r['r2']:6.3f}")
+              f"{r['n_none']:4d} {r['n_one']:4d} {r['n_many']:4d} {r['n_fill']:4d} {r['r2_x']:6.3f} {r['r2_y']:6.3f} {r['r2']:6.3f}")
     print(f"-> {path}")

@@ -39,6 +39,11 @@ dtype = 'float32'        # 'float32' or 'bfloat16' (autocast)
 threads = 0              # torch CPU threads (0 = default)
 prune_ckpts = False      # delete a checkpoint's weights once its samples are written, except the latest (disk)
 # -----------------------------------------------------------------------------
+NOT_RESULT = ('ckpts', 'threads', 'device', 'prune_ckpts')  # settings that do not change a samples file's content
+
+
+def result_settings(cfg):
+    return {k: v for k, v in cfg.items() if k not in NOT_RESULT}
 
 
 def draw_labels(data_cfg, train_labels, n, seed):
@@ -101,7 +106,7 @@ if __name__ == '__main__':
         paths = {name: os.path.join(out_dir, f'{name}_{step:07d}.npz') for name, _ in outs}
         if all(os.path.exists(p) for p in paths.values()):
             old = load_npz(paths['samples'], 'sample.py')['config']
-            if old['sample'] == config and old['data'] == data['config']:
+            if result_settings(old['sample']) == result_settings(config) and old['data'] == data['config']:
                 print(f"step {step}: samples exist, skipped")
                 continue
         ck = load_pt(found[step], 'train.py')

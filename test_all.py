@@ -39,8 +39,8 @@ def grid_labels(d, lo=0, hi=32):
 def test_alg1_on_clean_bumps():
     """Alg. 1 puts >= 99% of clean sigma=1 bumps at least 2 px from the border within tolerance, in 1-based
     coordinates (pixel (16,16) -> (16.0, 16.0)); on the full d=1 grid the border bumps cap it near 0.88."""
-    assert predict_label(render(np.array([[16.0, 16.0]]), 1.0, 32)[0]) == ((16.0, 16.0), 1)
-    assert predict_label(render(np.array([[5.0, 20.0]]), 1.0, 32)[0]) == ((5.0, 20.0), 1)  # x is the column
+    assert predict_label(render(np.array([[16.0, 16.0]]), 1.0, 32)[0]) == ((16.0, 16.0), 1, False)
+    assert predict_label(render(np.array([[5.0, 20.0]]), 1.0, 32)[0]) == ((5.0, 20.0), 1, False)  # x is the column
     on_grid = grid_labels(0.5, 3, 30)
     off_grid = np.random.default_rng(0).uniform(3, 30, (1000, 2))
     for labels in (on_grid, off_grid):
@@ -55,11 +55,12 @@ def test_alg1_on_clean_bumps():
 
 
 def test_alg1_counts_failure_modes():
-    """Two bumps give two contours and a blank image none: the paper's failure modes are counted, not hidden."""
+    """Two bumps give two contours, a white image none, and a black image one contour that fills the canvas:
+    the paper's failure modes are counted, not hidden."""
     two = np.minimum(render(np.array([[8.0, 8.0]]), 1.0, 32), render(np.array([[24.0, 24.0]]), 1.0, 32))
-    blank = np.full((1, 32, 32), 255, np.uint8)
-    acc, _ = accuracy(np.concatenate([two, blank]), np.array([[8.0, 8.0], [16.0, 16.0]]), 1.0)
-    assert (acc['n_many'], acc['n_none'], acc['n_one']) == (1, 1, 0)
+    white, black = np.full((1, 32, 32), 255, np.uint8), np.zeros((1, 32, 32), np.uint8)
+    acc, _ = accuracy(np.concatenate([two, white, black]), np.array([[8.0, 8.0], [16.0, 16.0], [16.0, 16.0]]), 1.0)
+    assert (acc['n_many'], acc['n_none'], acc['n_one'], acc['n_fill']) == (1, 1, 1, 1)
 
 
 def test_r2_sheet_vs_noise():
