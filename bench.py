@@ -26,7 +26,7 @@ repeats = 5              # timed repeats per measurement (the median is reported
 n_eval = 500             # samples per evaluation (the paper's 500)
 plain_steps_timed = 4    # DDPM steps timed for the plain 1,000-step evaluation (then extrapolated)
 # the CPU preset (keep in step with run_all.sh)
-cpu_width = 16           # base width
+cpu_width = 8            # base width
 cpu_attn_res = '8,4'     # attention resolutions
 cpu_batch = 64           # training batch
 cpu_dtype = 'float32'    # 'float32' or 'bfloat16': bf16 only pays on CPUs with native bf16 (avx512_bf16/AMX)
@@ -39,6 +39,9 @@ paper_call_batch = 64    # sampling batch timed for the paper model (images x ca
 # sampler agreement (expensive: 500 samples by DDPM-1000 per checkpoint)
 agree_dir = ''           # run folder whose checkpoints to compare samplers on ('' = skip, reuse a saved result)
 agree_ckpts = ''         # comma-separated steps (early, middle, final); '' = first, middle and last
+agree_file = 'results/sampler_agreement.json'  # agreement rows accumulate here (run, step, sampler)
+speed = True             # run the speed measurements (False: only the sampler agreement)
+threads = 0              # torch CPU threads (0 = default)
 seed = 0
 # -----------------------------------------------------------------------------
 
@@ -112,10 +115,8 @@ def score_seconds(images, labels, layer4, repeats=1):
     return time.perf_counter() - t0
 
 
-if __name__ == '__main__':
-    config = configure(globals())
-    dev = pick_device(device)
-    sync = torch.cuda.synchronize if dev.startswith('cuda') else (lambda: None)
+def run_speed(dev, sync):
+    """Train/sample rates of the paper model and the CPU preset, plain vs ours, and one whole evaluation."""
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu capability {torch.backends.cpu.get_cpu_capability()}")
     peak32, peak16 = matmul_peak(torch.float32, dev, sync), matmul_peak(torch.bfloat16, dev, sync)
     print(f"matmul peak: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s")
@@ -169,45 +170,80 @@ if __name__ == '__main__':
     print(f"  plain, DDPM-1000 (extrapolated from {plain_steps_timed} steps): {eval_plain:8.1f} s")
     print(f"  ours, {cpu_sampler}-{cpu_sample_steps}, fast paths:               {eval_fast:8.1f} s   (x{eval_plain / eval_fast:.1f})")
     print(f"  UMAP numba compilation, paid once per process:   {umap_compile:8.1f} s")
+    return dict(res, eval_plain=eval_plain, eval_fast=eval_fast, peak32=peak32, peak16=peak16)
 
-    # sampler agreement on trained checkpoints (measured here, or reused from an earlier measurement)
-    agree = None
+
+def agreement(run_dir, pick, samplers, dev):
+    """Accuracy, failure modes and R^2 of each sampler on the same n_eval labels and noise seed, per checkpoint."""
+    from analyze import accuracy, embed, r_squared
+    from sample import draw_labels, generate
+    from train import checkpoints
+    found = checkpoints(run_dir)
+    steps = sorted(found)
+    pick = pick or [steps[1], steps[len(steps) // 2], steps[-1]]
+    data = np.load(os.path.join(run_dir, 'data.npz'))
+    labels, _ = draw_labels({}, data['labels'], n_eval, seed)
+    rows = []
+    for step in pick:
+        ck = load_pt(found[step], 'train.py')
+        m = UNet(**ck['model_args']).to(dev)
+        m.load_state_dict(ck['ema'] if 'ema' in ck else ck['model'])  # what sample.py uses by default
+        m = m.to(memory_format=torch.channels_last).eval()
+        for sampler, steps_ in samplers:
+            cfg = dict(batch=n_eval, dtype=cpu_dtype, sample_steps=steps_, sampler=sampler, eta=1.0, rep_step=0, clip_x0=False)
+            t0 = time.perf_counter()
+            images, layer4 = generate(m, Diffusion(**ck['diffusion_args']).to(dev), labels, cfg, dev, seed)
+            acc, _ = accuracy(images, labels, 1.0)
+            r2 = r_squared(embed(layer4, 15, 0.1, 3, 0), labels)['r2']
+            rows.append(dict(run=run_dir, step=step, sampler=f'{sampler}-{steps_}', acc=float(acc['acc']), n_none=int(acc['n_none']),
+                             n_one=int(acc['n_one']), n_many=int(acc['n_many']), n_fill=int(acc['n_fill']), r2=float(r2),
+                             seconds=time.perf_counter() - t0))
+            r = rows[-1]
+            print(f"  {run_dir} step {step:6d} {r['sampler']:>10}: acc {r['acc']:.3f} contours 0/1/>1/fill "
+                  f"{r['n_none']}/{r['n_one']}/{r['n_many']}/{r['n_fill']} r2 {r['r2']:.3f} ({r['seconds']:.0f} s)", flush=True)
+    return rows
+
+
+def acc_delta(rows, fast_name):
+    """Largest |acc(fast) - acc(ddpm-1000)| over the checkpoints where both were measured."""
+    acc = {(r['run'], r['step'], r['sampler']): r['acc'] for r in rows}
+    d = [abs(acc[(run, step, 'ddpm-1000')] - a) for (run, step, s), a in acc.items()
+         if s == fast_name and (run, step, 'ddpm-1000') in acc]
+    return max(d) if d else None
+
+
+if __name__ == '__main__':
+    config = configure(globals())
+    dev = pick_device(device)
+    sync = torch.cuda.synchronize if dev.startswith('cuda') else (lambda: None)
+    if threads:
+        torch.set_num_threads(threads)
+    res = run_speed(dev, sync) if speed else None
+
+    # sampler agreement on trained checkpoints: measured now (agree_dir) and/or read from earlier measurements
+    fast_name = f'{cpu_sampler}-{cpu_sample_steps}'
+    rows = json.load(open(agree_file)) if os.path.exists(agree_file) else []
     if agree_dir:
-        from sample import draw_labels
-        from analyze import accuracy, r_squared
-        from train import checkpoints
-        found = checkpoints(agree_dir)
-        steps = sorted(found)
-        pick = [int(s) for s in agree_ckpts.split(',')] if agree_ckpts else [steps[1], steps[len(steps) // 2], steps[-1]]
-        data = np.load(os.path.join(agree_dir, 'data.npz'))
-        lab, _ = draw_labels({}, data['labels'], n_eval, seed)
-        rows = []
-        for step in pick:
-            ck = load_pt(found[step], 'train.py')
-            m = UNet(**ck['model_args']).to(dev)
-            m.load_state_dict(ck.get('ema', ck['model']))
-            m = m.to(memory_format=torch.channels_last).eval()
-            for steps_, name in ((1000, 'ddpm-1000'), (cpu_sample_steps, f'{cpu_sampler}-{cpu_sample_steps}')):
-                c = dict(cfg, sample_steps=steps_, sampler='ddpm' if steps_ == 1000 else cpu_sampler)
-                t0 = time.perf_counter()
-                im, l4 = generate(m, Diffusion(**ck['diffusion_args']).to(dev), lab, c, dev, seed)
-                acc, _ = accuracy(im, lab, 1.0)
-                r2 = r_squared(embed(l4, 15, 0.1, 3, 0), lab)['r2']
-                rows.append(dict(step=step, sampler=name, acc=acc['acc'], n_none=int(acc['n_none']), n_one=int(acc['n_one']),
-                                 n_many=int(acc['n_many']), r2=r2, seconds=time.perf_counter() - t0))
-                print(f"  step {step:6d} {name:>10}: acc {acc['acc']:.3f} bumps 0/1/>1 {acc['n_none']}/{acc['n_one']}/{acc['n_many']} r2 {r2:.3f}", flush=True)
-        accs = {(r['step'], r['sampler']): r['acc'] for r in rows}
-        agree = dict(run=agree_dir, rows=rows, delta=max(abs(accs[(s, 'ddpm-1000')] - accs[(s, n)]) for (s, n) in accs if n != 'ddpm-1000'))
-        with open(os.path.join(agree_dir, 'sampler_agreement.json'), 'w') as f:
-            json.dump(agree, f, indent=1)
-    elif os.path.exists('results/sampler_agreement.json'):
-        agree = json.load(open('results/sampler_agreement.json'))
+        pick = [int(s) for s in agree_ckpts.split(',') if s.strip()]
+        new = agreement(agree_dir, pick, [('ddpm', 1000), (cpu_sampler, cpu_sample_steps)], dev)
+        keys = {(r['run'], r['step'], r['sampler']) for r in new}
+        rows = [r for r in rows if (r['run'], r['step'], r['sampler']) not in keys] + new
+        os.makedirs(os.path.dirname(agree_file) or '.', exist_ok=True)
+        with open(agree_file + '.tmp', 'w') as f:
+            json.dump(rows, f, indent=1)
+        os.replace(agree_file + '.tmp', agree_file)
+    delta = acc_delta(rows, fast_name)
+    print(f"\nsampler agreement ({agree_file}): largest |acc({fast_name}) - acc(ddpm-1000)| = {delta}")
     mem = torch.cuda.max_memory_allocated() / 2 ** 20 if dev.startswith('cuda') else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\npeak memory: {mem:.0f} MiB ({'GPU' if dev.startswith('cuda') else 'process RSS'})")
-    print(json.dumps(dict(
-        device=dev, train_speedup_paper=round(res['paper']['train_fast'] / res['paper']['train_plain'], 3),
-        train_speedup_cpu_preset=round(res['cpu_preset']['train_fast'] / res['cpu_preset']['train_plain'], 3),
-        train_img_s_paper=round(res['paper']['train_fast'], 1), paper_run_hours=round(320000 * paper_batch / res['paper']['train_fast'] / 3600, 1),
-        eval_speedup=round(eval_plain / eval_fast, 1), eval_seconds_cpu_preset=round(eval_fast, 1),
-        eval_seconds_plain=round(eval_plain, 1), sampler_acc_delta=None if agree is None else round(agree['delta'], 3),
-        fp32_peak_gflops=round(peak32), bf16_peak_gflops=round(peak16), peak_mem_mib=round(mem))))
+    print(f"peak memory: {mem:.0f} MiB ({'GPU' if dev.startswith('cuda') else 'process RSS'})")
+    out = dict(device=dev, sampler_acc_delta=None if delta is None else round(delta, 3), peak_mem_mib=round(mem))
+    if res:
+        out.update(train_speedup_paper=round(res['paper']['train_fast'] / res['paper']['train_plain'], 3),
+                   train_speedup_cpu_preset=round(res['cpu_preset']['train_fast'] / res['cpu_preset']['train_plain'], 3),
+                   train_img_s_paper=round(res['paper']['train_fast'], 1),
+                   paper_run_hours=round(320000 * paper_batch / res['paper']['train_fast'] / 3600, 1),
+                   train_img_s_cpu_preset=round(res['cpu_preset']['train_fast'], 1),
+                   eval_speedup=round(res['eval_plain'] / res['eval_fast'], 1), eval_seconds_cpu_preset=round(res['eval_fast'], 1),
+                   eval_seconds_plain=round(res['eval_plain'], 1), fp32_peak_gflops=round(res['peak32']),
+                   bf16_peak_gflops=round(res['peak16']))
+    print(json.dumps(out))

@@ -2,7 +2,7 @@
 # The whole pipeline on one dataset (d = 1, sigma = 1): data -> train -> sample -> analyze, printing the
 # metrics table (accuracy and R^2 per checkpoint).
 #   bash run_all.sh          # 'paper' when CUDA is present, else 'cpu'
-#   bash run_all.sh tiny     # smoke run, about a minute on 2 CPU cores
+#   bash run_all.sh tiny     # smoke run, about 75 s on 2 CPU cores
 #   bash run_all.sh cpu      # the CPU preset (README: what it shows, measured wall time)
 #   bash run_all.sh paper    # the paper's model and schedule (GPU scale: 320,000 steps)
 # Rerunning resumes training and skips checkpoints whose samples already exist.
@@ -18,7 +18,7 @@ case "$PRESET" in
          TRAIN=(--width=8 --attn_res=4 --pe_dim=16 --steps=40 --ckpt_every=20 --batch_size=16)
          SAMPLE=(--n_samples=50 --sample_steps=10) ;;
   cpu)   DATA=(--dx=1.0 --dy=1.0)
-         TRAIN=(--width=16 --attn_res=8,4 --lr=1e-3 --warmup=100 --ema=0.999 --batch_size=64 --steps=3000 --ckpt_every=500)
+         TRAIN=(--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --ema=0.999 --batch_size=64 --steps=12000 --ckpt_every=1000)
          SAMPLE=(--n_samples=500 --sample_steps=50) ;;
   paper) DATA=(--dx=1.0 --dy=1.0)
          TRAIN=()
@@ -31,4 +31,5 @@ $PY make_data.py --out_dir=$OUT "${DATA[@]}"
 $PY train.py --out_dir=$OUT "${TRAIN[@]}"
 $PY sample.py --out_dir=$OUT "${SAMPLE[@]}"
 $PY analyze.py --out_dir=$OUT
+$PY plot_figures.py --out_dir=$OUT --fig_dir=figures/$PRESET
 echo "run_all.sh $PRESET: $((SECONDS - t0)) s, results in $OUT"

@@ -265,7 +265,7 @@ def test_end_to_end_and_resume(tmp_path):
     assert ka['step'] == 30 and all(torch.equal(ka['model'][k], kb['model'][k]) for k in kb['model'])
     assert ka['config']['width'] == 8 and ka['data_config']['dx'] == 4.0 and ka['model_args']['width'] == 8
 
-    run('sample.py', f'--out_dir={a}', '--n_samples=40', '--sample_steps=10', '--ckpts=0,30')
+    run('sample.py', f'--out_dir={a}', '--n_samples=40', '--sample_steps=10', '--ckpts=0,20,30')
     with np.load(a / 'samples_0000030.npz') as f:
         assert f['images'].shape == (40, 32, 32) and f['images'].dtype == np.uint8
         assert f['layer4'].shape == (40, 8 * 16 * 16) and f['layer4'].dtype == np.float16
@@ -278,15 +278,17 @@ def test_end_to_end_and_resume(tmp_path):
 
     p = run('analyze.py', f'--out_dir={a}')
     with np.load(a / 'metrics.npz') as m:
-        assert list(m['step']) == [0, 30] and list(m['split']) == ['id', 'id']
+        assert list(m['step']) == [0, 20, 30] and list(m['split']) == ['id'] * 3
         for k in ('acc', 'acc_x', 'acc_y', 'oracle_acc', 'r2_x', 'r2_y', 'r2'):
-            assert m[k].shape == (2,) and np.isfinite(m[k]).all() and (m[k] <= 1).all()
-        assert (m['n_none'] + m['n_one'] + m['n_many'] == 40).all() and m['emb'].shape == (2, 40, 3)
+            assert m[k].shape == (3,) and np.isfinite(m[k]).all() and (m[k] <= 1).all()
+        assert (m['n_none'] + m['n_one'] + m['n_many'] == 40).all() and m['emb'].shape == (3, 40, 3)
         assert json.loads(m['config'].item())['analyze']['n_neighbors'] == 15
     assert 'r2' in p.stdout and 'acc' in p.stdout
+    run('plot_figures.py', f'--out_dir={a}', f'--fig_dir={tmp_path / "fig"}')
+    assert all((tmp_path / 'fig' / f).stat().st_size > 1000 for f in ('fig3.png', 'curves.png', 'fig3.pdf'))
 
     # determinism: the same seeds on the identically trained twin give the same metrics file, bit for bit
-    run('sample.py', f'--out_dir={b}', '--n_samples=40', '--sample_steps=10', '--ckpts=0,30')
+    run('sample.py', f'--out_dir={b}', '--n_samples=40', '--sample_steps=10', '--ckpts=0,20,30')
     run('analyze.py', f'--out_dir={b}')
     with np.load(a / 'metrics.npz') as ma, np.load(b / 'metrics.npz') as mb:
         assert all(np.array_equal(ma[k], mb[k]) for k in ma.files if k != 'config')
