@@ -17,7 +17,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import numpy as np
 
-from configurator import configure, load_npz, fail
+from configurator import configure, check, load_npz, fail
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'      # run folder holding metrics.npz
@@ -90,6 +90,8 @@ def curves(m):
 
 if __name__ == '__main__':
     config = configure(globals())
+    check(split in ('id', 'ood'), 'split', split, "'id' or 'ood'")
+    check(type(dpi) is int and dpi > 0, 'dpi', dpi, 'a positive integer')
     plt.rcParams.update(STYLE)
     m = load_npz(os.path.join(out_dir, 'metrics.npz'), 'analyze.py', keys=('step', 'split', 'acc', 'emb', 'examples'))
     rows = m['split'] == split

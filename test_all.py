@@ -188,6 +188,9 @@ def tiny_run(tmp_path_factory):
     ('train.py', '--dtype=float16', 'dtype'), ('train.py', '--attn_res=7', 'attn_res'), ('train.py', '--lr=0', 'lr'),
     ('sample.py', '--sample_steps=2000', 'sample_steps'), ('sample.py', '--n_samples=0', 'n_samples'),
     ('sample.py', '--sampler=euler', 'sampler'), ('analyze.py', '--n_neighbors=1', 'n_neighbors'),
+    ('train.py', '--device=cuda' if not torch.cuda.is_available() else '--device=tpu', 'device'),
+    ('sample.py', '--rep_step=5 --sample_steps=50', 'rep_step'), ('sample.py', '--ckpts=7', 'ckpts'),
+    ('analyze.py', '--tolerance=0', 'tolerance'), ('plot_figures.py', '--split=test', 'split'), ('train.py', '--width=10', 'width'),
 ])
 def test_bad_settings_fail_cleanly(tiny_run, script, arg, words):
     """A bad setting exits non-zero with one line on stderr naming it, no traceback, and leaves the disk as it was."""
