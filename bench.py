@@ -173,8 +173,9 @@ def run_speed(dev, sync):
     return dict(res, eval_plain=eval_plain, eval_fast=eval_fast, peak32=peak32, peak16=peak16)
 
 
-def agreement(run_dir, pick, samplers, dev):
-    """Accuracy, failure modes and R^2 of each sampler on the same n_eval labels and noise seed, per checkpoint."""
+def agreement(run_dir, pick, samplers, dev, done=()):
+    """Accuracy, failure modes and R^2 of each sampler on the same n_eval labels and noise seed, per checkpoint
+    (skipping the (run, step, sampler) keys in `done`: the DDPM-1000 reference costs ~20 min per checkpoint on CPU)."""
     from analyze import accuracy, embed, r_squared
     from sample import draw_labels, generate
     from train import checkpoints
@@ -190,6 +191,8 @@ def agreement(run_dir, pick, samplers, dev):
         m.load_state_dict(ck['ema'] if 'ema' in ck else ck['model'])  # what sample.py uses by default
         m = m.to(memory_format=torch.channels_last).eval()
         for sampler, steps_ in samplers:
+            if (run_dir, step, f'{sampler}-{steps_}') in done:
+                continue
             cfg = dict(batch=n_eval, dtype=cpu_dtype, sample_steps=steps_, sampler=sampler, eta=1.0, rep_step=0, clip_x0=False)
             t0 = time.perf_counter()
             images, layer4 = generate(m, Diffusion(**ck['diffusion_args']).to(dev), labels, cfg, dev, seed)
@@ -225,7 +228,8 @@ if __name__ == '__main__':
     rows = json.load(open(agree_file)) if os.path.exists(agree_file) else []
     if agree_dir:
         pick = [int(s) for s in agree_ckpts.split(',') if s.strip()]
-        new = agreement(agree_dir, pick, [('ddpm', 1000), (cpu_sampler, cpu_sample_steps)], dev)
+        done = {(r['run'], r['step'], r['sampler']) for r in rows}
+        new = agreement(agree_dir, pick, [('ddpm', 1000), (cpu_sampler, cpu_sample_steps)], dev, done)
         keys = {(r['run'], r['step'], r['sampler']) for r in new}
         rows = [r for r in rows if (r['run'], r['step'], r['sampler']) not in keys] + new
         os.makedirs(os.path.dirname(agree_file) or '.', exist_ok=True)
