@@ -18,8 +18,8 @@ case "$PRESET" in
          TRAIN=(--width=8 --attn_res=4 --pe_dim=16 --steps=40 --ckpt_every=20 --batch_size=16)
          SAMPLE=(--n_samples=50 --sample_steps=10) ;;
   cpu)   DATA=(--dx=1.0 --dy=1.0)
-         TRAIN=(--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --ema=0.999 --batch_size=64 --steps=12000 --ckpt_every=1000)
-         SAMPLE=(--n_samples=500 --sample_steps=50) ;;
+         TRAIN=(--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --ema=0.999 --batch_size=64 --steps=8000 --ckpt_every=1000)
+         SAMPLE=(--n_samples=500 --sampler=ddim --eta=1.0 --sample_steps=100) ;;
   paper) DATA=(--dx=1.0 --dy=1.0)
          TRAIN=()
          SAMPLE=() ;;
