@@ -112,12 +112,13 @@ def test_unet_shapes():
 
 
 def test_schedule_and_q_sample():
-    """Betas rise inside (0,1); q_sample at t=0 is ~x0 and at t=T-1 has unit variance."""
+    """Betas rise inside (0,1); q_sample at t=0 is x0 plus noise of std sqrt(beta_0) = 0.01, and at t=T-1 has unit variance."""
+    torch.manual_seed(0)
     d = Diffusion(1000)
     assert (d.betas > 0).all() and (d.betas < 1).all() and (d.betas.diff() > 0).all()
     x0 = torch.rand(256, 1, 32, 32) * 2 - 1
     noise = torch.randn_like(x0)
-    assert (d.q_sample(x0, torch.zeros(256, dtype=torch.long), noise) - x0).abs().max() < 0.05
+    assert abs((d.q_sample(x0, torch.zeros(256, dtype=torch.long), noise) - x0).std().item() - 0.01) < 0.001
     xt = d.q_sample(x0, torch.full((256,), 999), noise)
     assert abs(xt.var().item() - 1) < 0.02
 
@@ -213,7 +214,7 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path):
     a, b = tmp_path / 'a', tmp_path / 'b'
     for d in (a, b):
         run('make_data.py', f'--out_dir={d}', '--dx=4.0', '--dy=4.0')
-    args = [*TINY_MODEL, '--batch_size=8', '--ckpt_every=2', '--steps=60', '--seed=5']
+    args = [*TINY_MODEL, '--batch_size=8', '--ckpt_every=2', '--steps=300', '--seed=5']  # long enough that 5 kills land
     run('train.py', f'--out_dir={b}', *args)
     rng = random.Random(0)
     kills = 0
@@ -233,7 +234,7 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path):
     assert kills >= 3
     (a / 'ckpt_0000099.pt.tmp').write_bytes(b'half a checkpoint')  # a write cut short is never read
     p = run('train.py', f'--out_dir={a}', *args)
-    ka, kb = (torch.load(d / 'ckpt_0000060.pt', weights_only=True) for d in (a, b))
+    ka, kb = (torch.load(d / 'ckpt_0000300.pt', weights_only=True) for d in (a, b))
     assert all(torch.equal(ka['model'][k], kb['model'][k]) for k in kb['model'])
     assert all(torch.equal(ka['rng'], kb['rng']) for _ in [0])
 
