@@ -106,7 +106,7 @@ def matmul_peak(dtype, dev, sync, n=1024):
     return 2 * n ** 3 / timed(lambda: a @ b, 3, sync) / 1e9
 
 
-def score_seconds(images, labels, layer4, repeats=1):
+def score_seconds(images, labels, layer4):
     """Wall time of Alg. 1 + UMAP + R^2 on one checkpoint's samples (numba already compiled)."""
     from analyze import accuracy, embed, r_squared
     t0 = time.perf_counter()
@@ -154,18 +154,19 @@ def run_speed(dev, sync):
     fast = build(cpu_width, cpu_attn_res, True, dev).eval()
     t0 = time.perf_counter()
     images, layer4 = generate(fast, Diffusion().to(dev), labels, cfg, dev, seed)
-    eval_fast = time.perf_counter() - t0 + score_seconds(images, labels, layer4)
+    sample_fast = time.perf_counter() - t0
+    score = score_seconds(images, labels, layer4)  # the same for both: scoring does not depend on the sampler's speed
+    eval_fast = sample_fast + score
     plain = build(cpu_width, cpu_attn_res, False, dev).eval()
     x = torch.randn(n_eval, 1, 32, 32, device=dev)
     mu = torch.from_numpy(labels).to(dev)
-    d = Diffusion().to(dev)
     with torch.no_grad():  # time a few full-DDPM steps of the plain model, then scale to 1,000
         t0 = time.perf_counter()
         for t in range(plain_steps_timed):
             plain(x, torch.full((n_eval,), 999 - t, device=dev), mu)
         sync()
         per_step = (time.perf_counter() - t0) / plain_steps_timed
-    eval_plain = 1000 * per_step + score_seconds(images, labels, layer4)
+    eval_plain = 1000 * per_step + score
     print(f"\nevaluation of one checkpoint ({n_eval} samples, Alg. 1, UMAP, R^2), CPU-preset model:")
     print(f"  plain, DDPM-1000 (extrapolated from {plain_steps_timed} steps): {eval_plain:8.1f} s")
     print(f"  ours, {cpu_sampler}-{cpu_sample_steps}, fast paths:               {eval_fast:8.1f} s   (x{eval_plain / eval_fast:.1f})")

@@ -106,7 +106,7 @@ if __name__ == '__main__':
         opt.load_state_dict(ck['optimizer'])
         if ema_model is not None:
             ema_model.load_state_dict(ck['ema'])
-        gen.set_state(ck['rng'].to(gen.get_state().device) if device == 'cpu' else ck['rng'])
+        gen.set_state(ck['rng'])  # a CPU ByteTensor for CPU and CUDA generators alike
         start, loss_val = ck['step'], ck['loss']
         print(f"resumed from {ckpts[last]} at step {start}")
 
@@ -144,15 +144,13 @@ if __name__ == '__main__':
                 for pe, pm in zip(ema_model.parameters(), model.parameters()):
                     pe.lerp_(pm, 1 - ema)
         seen += batch_size
-        if step % 25 == 0 or step + 1 == steps:
+        is_ckpt = (step + 1) % ckpt_every == 0 or step + 1 == steps
+        if step % 25 == 0 or is_ckpt:  # .item() syncs the device, so only now and then
             loss_val = loss.item()
             if not np.isfinite(loss_val):  # stop before a bad state reaches a checkpoint; earlier ones stay
                 fail(f"loss is {loss_val} at step {step + 1}: training stopped, the last good checkpoint is kept")
             bar.set_postfix(loss=f'{loss_val:.4f}', img_s=f'{seen / (time.time() - t0):.0f}')
-        if (step + 1) % ckpt_every == 0 or step + 1 == steps:
-            loss_val = loss.item()
-            if not np.isfinite(loss_val):
-                fail(f"loss is {loss_val} at step {step + 1}: training stopped, the last good checkpoint is kept")
+        if is_ckpt:
             save(step + 1, loss_val)
     bar.close()
     print(f"done: {steps} steps in {out_dir} ({seen / max(time.time() - t0, 1e-9):.1f} img/s this session)")
