@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from configurator import configure, pick_device, load_pt
+from configurator import configure, check, pick_device, load_pt
 from model import UNet, Diffusion
 
 # -----------------------------------------------------------------------------
@@ -181,7 +181,9 @@ def agreement(run_dir, pick, samplers, dev, done=()):
     from sample import draw_labels, generate
     from train import checkpoints
     found = checkpoints(run_dir)
+    check(len(found) >= 2, 'agree_dir', run_dir, 'a run folder with at least two ckpt_*.pt (run train.py first)')
     steps = sorted(found)
+    check(all(p in found for p in pick), 'agree_ckpts', ','.join(map(str, pick)), f'steps among the checkpoints {steps}')
     pick = pick or [steps[1], steps[len(steps) // 2], steps[-1]]
     data = np.load(os.path.join(run_dir, 'data.npz'))
     labels, _ = draw_labels({}, data['labels'], n_eval, seed)
@@ -228,6 +230,8 @@ if __name__ == '__main__':
     fast_name = f'{cpu_sampler}-{cpu_sample_steps}'
     rows = json.load(open(agree_file)) if os.path.exists(agree_file) else []
     if agree_dir:
+        check(all(s.strip().isdigit() for s in agree_ckpts.split(',') if s.strip()), 'agree_ckpts', agree_ckpts,
+              "comma-separated checkpoint steps, e.g. '1000,6000'")
         pick = [int(s) for s in agree_ckpts.split(',') if s.strip()]
         done = {(r['run'], r['step'], r['sampler']) for r in rows}
         new = agreement(agree_dir, pick, [('ddpm', 1000), (cpu_sampler, cpu_sample_steps)], dev, done)
