@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from sklearn.linear_model import LinearRegression
 
-from configurator import configure, check, load_npz, save_npz, fail
+from configurator import configure, check, load_npz, save_npz, fail, same_data
 from make_data import render
 from sample import result_settings
 
@@ -92,7 +92,7 @@ if __name__ == '__main__':
         s = load_npz(path, 'sample.py', keys=('images', 'labels', 'layer4', 'step'))
         sc = s['config']
         first_cfg = first_cfg or sc
-        if sc['data'] != first_cfg['data'] or result_settings(sc['sample']) != result_settings(first_cfg['sample']):
+        if not same_data(sc['data'], first_cfg['data']) or result_settings(sc['sample']) != result_settings(first_cfg['sample']):
             fail(f"{path} was sampled with other settings or data than {files[0]}: rerun sample.py for the whole run")
         if not np.isfinite(s['layer4'].astype(np.float32)).all():
             fail(f"{path} holds non-finite layer-4 values (a diverged checkpoint?): check train.py's loss")

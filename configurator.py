@@ -74,6 +74,11 @@ def save_npz(path, **arrays):
     os.replace(tmp, path)
 
 
+def same_data(a, b):
+    """Whether two data configs describe the same dataset (the folder it sits in may have moved)."""
+    return {k: v for k, v in a.items() if k != 'out_dir'} == {k: v for k, v in b.items() if k != 'out_dir'}
+
+
 def load_npz(path, stage, keys=()):
     """Read a whole .npz (no pickle) into a dict, with its 'config' JSON decoded; fail naming `stage` if unusable."""
     if not os.path.exists(path):

@@ -48,10 +48,10 @@ def in_hole(labels, lo, hi):
 
 
 def validate(cfg):
+    check(isinstance(cfg['size'], int) and cfg['size'] >= 8 and cfg['size'] % 8 == 0, 'size', cfg['size'], 'a multiple of 8 (the UNet halves it three times)')
     for key in ('dx', 'dy'):
         check(isinstance(cfg[key], (int, float)) and 0 < cfg[key] <= cfg['size'], key, cfg[key], f"a number in (0, {cfg['size']}]")
     check(cfg['sigma'] > 0, 'sigma', cfg['sigma'], 'a number > 0')
-    check(isinstance(cfg['size'], int) and cfg['size'] >= 8, 'size', cfg['size'], 'an integer >= 8')
     lo, hi = cfg['hole_lo'], cfg['hole_hi']
     if (lo is None) != (hi is None):
         fail(f"bad setting hole_lo={lo!r}, hole_hi={hi!r}: set both or neither")

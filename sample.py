@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from configurator import configure, check, fail, load_npz, load_pt, save_npz, pick_device
+from configurator import configure, check, fail, load_npz, load_pt, save_npz, pick_device, same_data
 from make_data import grid, in_hole
 from model import UNet, Diffusion
 from train import checkpoints
@@ -39,7 +39,7 @@ dtype = 'float32'        # 'float32' or 'bfloat16' (autocast)
 threads = 0              # torch CPU threads (0 = default)
 prune_ckpts = False      # delete a checkpoint's weights once its samples are written, except the latest (disk)
 # -----------------------------------------------------------------------------
-NOT_RESULT = ('ckpts', 'threads', 'device', 'prune_ckpts')  # settings that do not change a samples file's content
+NOT_RESULT = ('out_dir', 'ckpts', 'threads', 'device', 'prune_ckpts')  # settings that do not change a samples file's content
 
 
 def result_settings(cfg):
@@ -106,11 +106,11 @@ if __name__ == '__main__':
         paths = {name: os.path.join(out_dir, f'{name}_{step:07d}.npz') for name, _ in outs}
         if all(os.path.exists(p) for p in paths.values()):
             old = load_npz(paths['samples'], 'sample.py')['config']
-            if result_settings(old['sample']) == result_settings(config) and old['data'] == data['config']:
+            if result_settings(old['sample']) == result_settings(config) and same_data(old['data'], data['config']):
                 print(f"step {step}: samples exist, skipped")
                 continue
         ck = load_pt(found[step], 'train.py')
-        if ck['data_config'] != data['config']:
+        if not same_data(ck['data_config'], data['config']):
             fail(f"{found[step]} was trained on another dataset than {out_dir}/data.npz: rerun train.py")
         model = UNet(**ck['model_args']).to(device)
         model.load_state_dict(ck['ema'] if use_ema and 'ema' in ck else ck['model'])

@@ -191,13 +191,13 @@ def tiny_run(tmp_path_factory):
     ('sample.py', '--sampler=euler', 'sampler'), ('analyze.py', '--n_neighbors=1', 'n_neighbors'),
     ('train.py', '--device=cuda' if not torch.cuda.is_available() else '--device=tpu', 'device'),
     ('sample.py', '--rep_step=5 --sample_steps=50', 'rep_step'), ('sample.py', '--ckpts=7', 'ckpts'),
-    ('analyze.py', '--tolerance=0', 'tolerance'), ('plot_figures.py', '--split=test', 'split'), ('train.py', '--width=10', 'width'),
+    ('analyze.py', '--tolerance=0', 'tolerance'), ('plot_figures.py', '--acc_threshold=2', 'acc_threshold'), ('train.py', '--width=10', 'width'),
 ])
 def test_bad_settings_fail_cleanly(tiny_run, script, arg, words):
     """A bad setting exits non-zero with one line on stderr naming it, no traceback, and leaves the disk as it was."""
     tmp_path = tiny_run
     before = {p: os.path.getmtime(tmp_path / p) for p in os.listdir(tmp_path)}
-    p = run(script, f'--out_dir={tmp_path}', *arg.split(), ok=False)
+    p = run(script, f"--{'sweep_dir' if script == 'plot_figures.py' else 'out_dir'}={tmp_path}", *arg.split(), ok=False)
     err = p.stderr.strip().splitlines()
     assert p.returncode != 0 and len(err) == 1 and words in err[0] and 'Traceback' not in p.stderr, p.stderr
     assert {p: os.path.getmtime(tmp_path / p) for p in os.listdir(tmp_path)} == before
@@ -288,11 +288,60 @@ def test_end_to_end_and_resume(tmp_path):
         assert (m['n_none'] + m['n_one'] + m['n_many'] == 40).all() and m['emb'].shape == (3, 40, 3)
         assert json.loads(m['config'].item())['analyze']['n_neighbors'] == 15
     assert 'r2' in p.stdout and 'acc' in p.stdout
-    run('plot_figures.py', f'--out_dir={a}', f'--fig_dir={tmp_path / "fig"}')
-    assert all((tmp_path / 'fig' / f).stat().st_size > 1000 for f in ('fig3.png', 'curves.png', 'fig3.pdf'))
 
     # determinism: the same seeds on the identically trained twin give the same metrics file, bit for bit
     run('sample.py', f'--out_dir={b}', '--n_samples=40', '--sample_steps=10', '--ckpts=0,20,30')
     run('analyze.py', f'--out_dir={b}')
     with np.load(a / 'metrics.npz') as ma, np.load(b / 'metrics.npz') as mb:
         assert all(np.array_equal(ma[k], mb[k]) for k in ma.files if k != 'config')
+
+
+def test_run_all_tiny_writes_every_figure_and_skips_finished_runs(tmp_path):
+    """`bash run_all.sh tiny` (the smoke sweep) writes Figs. 3, 4, 5, 8, 9 as PNG and PDF and the claims table;
+    a rerun skips every finished run; SLURM=1 writes one array task per run."""
+    env = {**os.environ, 'ROOT': str(tmp_path), 'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1'}
+    sh = lambda *extra: subprocess.run(['bash', os.path.join(HERE, 'run_all.sh'), 'tiny'], capture_output=True, text=True,
+                                       env={**env, **dict(extra)}, timeout=600)
+    p = sh()
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    for name in ('fig3', 'fig4', 'fig5', 'fig8', 'fig9'):
+        for ext in ('png', 'pdf'):
+            assert (tmp_path / 'figures' / 'tiny' / f'{name}.{ext}').stat().st_size > 1000, (name, ext)
+    claims = (tmp_path / 'results' / 'tiny' / 'claims.md').read_text()
+    assert all(f'| C{k} ' in claims for k in range(1, 7)), claims
+    jobs = (tmp_path / 'out' / 'tiny' / 'jobs.txt').read_text().splitlines()
+    assert len(jobs) == len(set(jobs)) == 5  # the sigma = 1 run is shared by Figs. 4 and 8
+    assert all(os.path.exists(line.split()[1] + '/DONE') for line in jobs)
+    p = sh()
+    assert p.returncode == 0 and p.stdout.count('skip ') == 5 and 'start ' not in p.stdout, p.stdout
+    p = sh(('SLURM', '1'))
+    assert p.returncode == 0 and '--array=1-5' in (tmp_path / 'out' / 'tiny' / 'sweep.sbatch').read_text()
+
+
+def fake_run(d, acc, r2, seed=0, sigma=1.0, dy=None, hole=None, acc_ood=None):
+    """A run record as plot_figures.load_runs returns it, from accuracy and R^2 curves over steps 0, 1000, ..."""
+    acc, r2 = np.array(acc, float), np.array(r2, float)
+    n = len(acc)
+    split = lambda a: dict(step=np.arange(n) * 1000, acc=a, acc_x=a, acc_y=a, oracle_acc=np.ones(n), r2=r2, r2_x=r2,
+                           r2_y=r2, n_none=np.zeros(n, int), n_one=np.full(n, 100), n_many=np.zeros(n, int), n_fill=np.zeros(n, int))
+    run = dict(name=f'd{d}_s{seed}', dx=d, dy=dy or d, sigma=sigma, hole=hole, seed=seed, size=32, steps=n * 1000, id=split(acc))
+    if acc_ood is not None:
+        run['ood'] = split(np.array(acc_ood, float))
+    return run
+
+
+def test_claims_follow_the_metrics(tmp_path):
+    """Best-seed choice and the C2/C3/C6 verdicts respond to the metrics: the same code confirms a claim on runs
+    built to show it and contradicts it on runs built to show the opposite."""
+    import plot_figures as pf
+    pf.claims = str(tmp_path / 'claims.md')
+    a, b = fake_run(0.1, [0, .5, .95, .97], [.1, .6, .9, .95], seed=0), fake_run(0.1, [0, .4, .95, .99], [.1, .5, .9, .95], seed=1)
+    assert pf.best_seeds([a, b]) == [b] and b['chosen'] and not a['chosen']
+    slow = fake_run(1.0, [0, .1, .3, .95], [.1, .2, .4, .9])
+    hole = lambda ood: fake_run(0.1, [0, .5, .95, .97], [.1, .6, .9, .95], hole=(13.0, 19.0), acc_ood=ood)
+    claim = lambda k: next(l for l in open(pf.claims) if l.startswith(f'| C{k} '))
+    pf.write_claims(pf.best_seeds([b, slow]), None, [b, slow], [], [], [hole([0, .5, .9, .92])])
+    assert claim(2).endswith('| confirmed |\n') and claim(3).endswith('| confirmed |\n') and claim(6).endswith('| confirmed |\n')
+    fast = fake_run(1.0, [0, .95, .97, .98], [.1, .9, .95, .95])
+    pf.write_claims(pf.best_seeds([b, fast]), None, [b, fast], [], [], [hole([0, .1, .2, .3])])
+    assert claim(3).endswith('| contradicted |\n') and claim(6).endswith('| not confirmed |\n')

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from configurator import configure, check, fail, load_npz, load_pt, save_pt, pick_device
+from configurator import configure, check, fail, load_npz, load_pt, save_pt, pick_device, same_data
 from model import UNet, Diffusion
 
 # -----------------------------------------------------------------------------
@@ -45,10 +45,10 @@ dtype = 'float32'          # 'float32' or 'bfloat16' (autocast)
 channels_last = True       # NHWC memory layout for the convolutions
 threads = 0                # torch CPU threads (0 = torch's default, one per core)
 # -----------------------------------------------------------------------------
-RESUMABLE = ('steps', 'ckpt_every', 'device', 'threads', 'channels_last')  # may change between a run and its resume
+RESUMABLE = ('out_dir', 'steps', 'ckpt_every', 'device', 'threads', 'channels_last')  # may change between a run and its resume
 
 
-def validate(c):
+def validate(c, size):
     for key in ('steps', 'batch_size', 'ckpt_every', 'width', 'pe_dim', 'T'):
         check(type(c[key]) is int and c[key] > 0, key, c[key], 'a positive integer')
     check(c['pe_dim'] % 2 == 0, 'pe_dim', c['pe_dim'], 'an even integer')
@@ -60,7 +60,8 @@ def validate(c):
     check(c['dtype'] in ('float32', 'bfloat16'), 'dtype', c['dtype'], "'float32' or 'bfloat16'")
     check(type(c['threads']) is int and c['threads'] >= 0, 'threads', c['threads'], 'an integer >= 0 (0 = default)')
     res = [r.strip() for r in str(c['attn_res']).split(',') if r.strip()]
-    check(all(r in ('32', '16', '8', '4') for r in res), 'attn_res', c['attn_res'], "comma-separated values from 32,16,8,4 or ''")
+    allowed = [str(size >> k) for k in range(4)]  # the UNet's resolutions: size, size/2, size/4, size/8
+    check(all(r in allowed for r in res), 'attn_res', c['attn_res'], f"comma-separated values from {','.join(allowed)} or ''")
 
 
 def checkpoints(out_dir):
@@ -75,8 +76,8 @@ def lr_at(step, lr, warmup):
 
 if __name__ == '__main__':
     config = configure(globals())
-    validate(config)
     data = load_npz(os.path.join(out_dir, 'data.npz'), 'make_data.py', keys=('images', 'labels'))
+    validate(config, data['images'].shape[-1])
     device = pick_device(device)
     if threads:
         torch.set_num_threads(threads)
@@ -99,7 +100,7 @@ if __name__ == '__main__':
         last = max(ckpts)
         ck = load_pt(ckpts[last], 'train.py (delete the checkpoint to fall back to the one before)')
         diff = [k for k in config if k not in RESUMABLE and ck['config'].get(k) != config[k]]
-        if diff or ck['data_config'] != data['config']:
+        if diff or not same_data(ck['data_config'], data['config']):
             what = ', '.join(f"{k}={ck['config'].get(k)!r} (now {config[k]!r})" for k in diff) or 'the dataset changed'
             fail(f"{ckpts[last]} was made with {what}: use another out_dir, or delete its checkpoints and rerun train.py")
         model.load_state_dict(ck['model'])
