@@ -149,7 +149,7 @@ def phase_diagram(name, rows_per_panel, param, title):
     fig, axes = plt.subplots(len(rows_per_panel), 2, figsize=(9, 0.6 + 2.6 * len(rows_per_panel)), squeeze=False,
                              constrained_layout=True)
     for (label, rows), (ax_acc, ax_r2) in zip(rows_per_panel, axes):
-        ylabels = [f"{r[param]:g}" for r in rows]
+        ylabels = [f"{r[param]:g} (seed {r['seed']})" for r in rows]  # the best seed of each setting
         heatmap(ax_acc, rows, ylabels, 'acc', f"{label}accuracy", param)
         im = heatmap(ax_r2, rows, ylabels, 'r2', f"{label}mean R$^2$", param)
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8)

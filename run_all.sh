@@ -7,7 +7,8 @@
 #   bash run_all.sh paper    # the paper's model, schedule and sweep (GPU scale: 320,000 steps x ~120 runs)
 #   JOBS=4 bash run_all.sh   # runs at a time (default: cores / THREADS on CPU, GPUs on CUDA)
 #   SLURM=1 bash run_all.sh paper   # write out/paper/jobs.txt + sweep.sbatch for `sbatch`, run nothing
-# Rerunning skips finished runs (their DONE file), resumes unfinished ones and redraws the figures.
+# Rerunning skips finished runs (a DONE file holding the same settings), resumes unfinished ones and redraws the
+# figures; after a change of the preset's settings the runs are redone (train.py refuses a checkpoint made otherwise).
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
@@ -31,7 +32,8 @@ preset() {  # the settings of one preset: the sweep (what the figures need) and 
 
 if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIGMA HOLE SEED (HOLE 'lo,hi' or -)
   shift; preset "$1"; dir=$2; dx=$3; dy=$4; sigma=$5; hole=$6; seed=$7
-  [ -f "$dir/DONE" ] && { echo "skip $dir (done)"; exit 0; }
+  sig="size=$SIZE dx=$dx dy=$dy sigma=$sigma hole=$hole seed=$seed train: $TRAIN sample: $SAMPLE"
+  [ -f "$dir/DONE" ] && [ "$(cat "$dir/DONE")" = "$sig" ] && { echo "skip $dir (done)"; exit 0; }  # same settings only
   mkdir -p "$dir"
   HOLE_ARGS=""; [ "$hole" != - ] && HOLE_ARGS="--hole_lo=${hole%,*} --hole_hi=${hole#*,}"
   TH="--threads=${THREADS:-0}"
@@ -41,7 +43,7 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
        $PY train.py --out_dir="$dir" --seed="$seed" $TRAIN $TH &&
        $PY sample.py --out_dir="$dir" $SAMPLE $TH &&
        $PY analyze.py --out_dir="$dir"; } > "$dir/log.txt" 2>&1; then
-    touch "$dir/DONE"; echo "done  $dir ($((SECONDS - t0)) s)"
+    echo "$sig" > "$dir/DONE"; echo "done  $dir ($((SECONDS - t0)) s)"
   else
     echo "FAILED $dir: $(tail -n 1 "$dir/log.txt") (log: $dir/log.txt)"; exit 1
   fi
