@@ -91,10 +91,11 @@ def save(fig, name):
 
 # --- one helper per kind of plot ----------------------------------------------
 def sample_grid(axes, images, labels, hole=None):
-    """Samples (the data's 0..255 grey levels) with the true centres as red dots and, for a hole run, the hole shaded."""
+    """Samples (the data's 0..255 grey levels) with the true centres as red rings (1-based pixel centres -> imshow's
+    0-based) and, for a hole run, the hole shaded."""
     for k, ax in enumerate(axes):
         ax.imshow(images[k], cmap='gray', vmin=0, vmax=255)
-        ax.plot(labels[k, 0] - 1, labels[k, 1] - 1, 'r.', ms=3)  # 1-based pixel centres -> imshow's 0-based
+        ax.plot(labels[k, 0] - 1, labels[k, 1] - 1, 'o', mfc='none', mec='r', ms=5, mew=0.7)  # hollow: the bump stays visible
         if hole is not None:
             ax.add_patch(plt.Rectangle((hole[0] - 1, hole[0] - 1), hole[1] - hole[0], hole[1] - hole[0], color='r', alpha=0.25, lw=0))
         ax.set_axis_off()
@@ -226,8 +227,8 @@ def write_claims(runs, f3, f4, f8, f5, f9):
             rho, _ = spearmanr(incs, auc)
             rows.append(('C3 smaller increments reach the threshold in fewer steps', f"steps to acc >= {acc_threshold:g} x oracle: {stat}; "
                          f"no ordering by that, so mean accuracy over training: " + ', '.join(f"d={d:g}: {v:.2f}" for d, v in zip(incs, auc))
-                         + f"; Spearman(increment, mean acc) {rho:.2f}", not_reached(f4, 'smaller increments learn faster by mean accuracy'
-                         if rho <= -0.5 else 'smaller increments do not learn faster by mean accuracy')))
+                         + f"; Spearman(increment, mean acc) {rho:.2f}", not_reached(f4, 'no clear difference (range < 0.05)'
+                         if np.ptp(auc) < 0.05 else 'smaller increments learn faster' if rho <= -0.5 else 'smaller increments do not learn faster')))
     if f5:  # C4
         parts, ok = [], True
         for r in f5:
