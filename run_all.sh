@@ -31,6 +31,7 @@ preset() {  # the settings of one preset: the sweep (what the figures need) and 
 }
 
 if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIGMA HOLE SEED (HOLE 'lo,hi' or -)
+  [ $# = 8 ] || { echo "error: bad job '${*:2}': allowed is PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt)" >&2; exit 2; }
   shift; preset "$1"; dir=$2; dx=$3; dy=$4; sigma=$5; hole=$6; seed=$7
   sig="size=$SIZE dx=$dx dy=$dy sigma=$sigma hole=$hole seed=$seed train: $TRAIN sample: $SAMPLE"
   [ -f "$dir/DONE" ] && [ "$(cat "$dir/DONE")" = "$sig" ] && { echo "skip $dir (done)"; exit 0; }  # same settings only
@@ -51,6 +52,7 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
 fi
 
 PRESET=${1:-auto}
+$PY -c "import torch" 2>/dev/null || { echo "error: $PY cannot import torch: install requirements.txt (README) or set PYTHON=" >&2; exit 2; }
 if [ "$PRESET" = auto ]; then
   PRESET=$($PY -c "import torch; print('paper' if torch.cuda.is_available() else 'cpu')")
 fi
@@ -96,6 +98,8 @@ if $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; 
 else  # CPU: one thread per run, as many runs as cores (two 1-thread runs beat one 2-thread run)
   export THREADS=${THREADS:-1}; JOBS=${JOBS:-$(( $(nproc) / THREADS > 0 ? $(nproc) / THREADS : 1 ))}
 fi
+[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "error: bad JOBS='$JOBS': allowed is a positive integer" >&2; exit 2; }
+[[ "$THREADS" =~ ^[0-9]+$ ]] || { echo "error: bad THREADS='$THREADS': allowed is an integer >= 0 (0 = all cores)" >&2; exit 2; }
 echo "run_all.sh $PRESET: $N runs, $JOBS at a time, $THREADS thread(s) each (0 = all); logs in each run's log.txt"
 t0=$SECONDS
 status=0
