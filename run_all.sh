@@ -96,14 +96,16 @@ if $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; 
   export NGPU=$($PY -c "import torch; print(torch.cuda.device_count())"); export THREADS=${THREADS:-0}
   JOBS=${JOBS:-$NGPU}
 else  # CPU: one thread per run, as many runs as cores (two 1-thread runs beat one 2-thread run)
-  export THREADS=${THREADS:-1}; JOBS=${JOBS:-$(( $(nproc) / THREADS > 0 ? $(nproc) / THREADS : 1 ))}
+  CORES=$(getconf _NPROCESSORS_ONLN)
+  export THREADS=${THREADS:-1}; JOBS=${JOBS:-$(( THREADS > 0 && CORES / THREADS > 0 ? CORES / THREADS : 1 ))}
 fi
 [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "error: bad JOBS='$JOBS': allowed is a positive integer" >&2; exit 2; }
 [[ "$THREADS" =~ ^[0-9]+$ ]] || { echo "error: bad THREADS='$THREADS': allowed is an integer >= 0 (0 = all cores)" >&2; exit 2; }
 echo "run_all.sh $PRESET: $N runs, $JOBS at a time, $THREADS thread(s) each (0 = all); logs in each run's log.txt"
 t0=$SECONDS
 status=0
-xargs -P "$JOBS" -L 1 --process-slot-var=SLOT bash run_all.sh job < "$OUT/jobs.txt" || status=$?
+SLOTS=$(xargs --process-slot-var=SLOT true < /dev/null 2>/dev/null && echo --process-slot-var=SLOT || true)  # GNU only
+xargs -P "$JOBS" -L 1 $SLOTS bash run_all.sh job < "$OUT/jobs.txt" || status=$?
 $PY plot_figures.py --sweep_dir="$OUT" --fig_dir="$ROOT/figures/$PRESET" --claims="$ROOT/results/$PRESET/claims.md" \
   --fig3_d=$FIG3_D --sigma_incs="$(echo $SIGMA_INCS | tr ' ' ,)"
 echo "run_all.sh $PRESET: $((SECONDS - t0)) s; figures in $ROOT/figures/$PRESET, claims in $ROOT/results/$PRESET/claims.md"
