@@ -252,6 +252,24 @@ def test_damaged_checkpoint_is_refused_cleanly(tmp_path):
     assert p.returncode != 0 and 'data.npz' in p.stderr and 'make_data.py' in p.stderr and 'Traceback' not in p.stderr
 
 
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    """A loss that turns NaN (here forced by patching the loss) stops train.py with one line naming the step, before
+    the bad state reaches a checkpoint: the earlier checkpoints stay as they were and no later one is written."""
+    run('make_data.py', f'--out_dir={tmp_path}', '--dx=4.0', '--dy=4.0')
+    args = [f'--out_dir={tmp_path}', *TINY_MODEL, '--batch_size=4', '--ckpt_every=2']
+    run('train.py', *args, '--steps=2')
+    good = (tmp_path / 'ckpt_0000002.pt').read_bytes()
+    code = ("import runpy, sys, torch, model\n"
+            "model.Diffusion.loss = lambda self, m, x, mu, generator=None: m(x, torch.zeros(len(x), dtype=torch.long), mu).mean() * float('nan')\n"
+            "sys.argv = ['train.py'] + sys.argv[1:]\n"
+            "runpy.run_path('train.py', run_name='__main__')")
+    p = subprocess.run([sys.executable, '-c', code, *args, '--steps=6'], cwd=HERE, capture_output=True, text=True, timeout=300)
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and err[-1].startswith('error: loss is nan at step 4') and 'Traceback' not in p.stderr, p.stderr[-2000:]
+    assert sorted(f for f in os.listdir(tmp_path) if f.startswith('ckpt_')) == ['ckpt_0000000.pt', 'ckpt_0000002.pt']
+    assert (tmp_path / 'ckpt_0000002.pt').read_bytes() == good
+
+
 # ----------------------------------------------------------------------------- end to end
 
 def test_end_to_end_and_resume(tmp_path):

@@ -149,6 +149,7 @@ if __name__ == '__main__':
         if step % 25 == 0 or is_ckpt:  # .item() syncs the device, so only now and then
             loss_val = loss.item()
             if not np.isfinite(loss_val):  # stop before a bad state reaches a checkpoint; earlier ones stay
+                bar.close()  # so that the error gets a line of its own
                 fail(f"loss is {loss_val} at step {step + 1}: training stopped, the last good checkpoint is kept")
             bar.set_postfix(loss=f'{loss_val:.4f}', img_s=f'{seen / (time.time() - t0):.0f}')
         if is_ckpt:
