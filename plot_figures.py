@@ -145,14 +145,14 @@ def fig3(run):
     save(fig, 'fig3')
 
 
-def phase_diagram(name, rows_per_panel, param, title):
+def phase_diagram(name, rows_per_panel, param, ylabel, title):
     """Figs. 4 and 8: accuracy and mean R^2 heatmaps, one row of two panels per group of runs."""
     fig, axes = plt.subplots(len(rows_per_panel), 2, figsize=(9, 0.6 + 2.6 * len(rows_per_panel)), squeeze=False,
                              constrained_layout=True)
     for (label, rows), (ax_acc, ax_r2) in zip(rows_per_panel, axes):
         ylabels = [f"{r[param]:g} (seed {r['seed']})" for r in rows]  # the best seed of each setting
-        heatmap(ax_acc, rows, ylabels, 'acc', f"{label}accuracy", param)
-        im = heatmap(ax_r2, rows, ylabels, 'r2', f"{label}mean R$^2$", param)
+        heatmap(ax_acc, rows, ylabels, 'acc', f"{label}accuracy", ylabel)
+        im = heatmap(ax_r2, rows, ylabels, 'r2', f"{label}mean R$^2$", ylabel)
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8)
     fig.suptitle(title)
     save(fig, name)
@@ -206,7 +206,7 @@ def write_claims(runs, f3, f4, f8, f5, f9):
         ok = a < b < c and failed[a] >= 0.5 and wrong[b] > failed[b] and learned
         rows.append(('C1 phases A -> B -> C in order', f"{f3['name']}: A step {m['step'][a]} (failed {failed[a]:.2f}), "
                      f"B step {m['step'][b]} (one bump in the wrong place {wrong[b]:.2f}, failed {failed[b]:.2f}), "
-                     f"C step {m['step'][c]} (acc {m['acc'][c]:.2f}, oracle {m['oracle_acc'][c]:.2f}; R$^2$ A/B/C "
+                     f"C step {m['step'][c]} (acc {m['acc'][c]:.2f}, oracle {m['oracle_acc'][c]:.2f}; R^2 A/B/C "
                      f"{m['r2'][a]:.2f}/{m['r2'][b]:.2f}/{m['r2'][c]:.2f})",
                      verdict(ok) + ('' if learned else ' (phase C not reached: accuracy below the threshold)')))
     if len(f4) >= 2:  # C2, C3
@@ -307,11 +307,11 @@ if __name__ == '__main__':
     if f3 and len(f3['id']['step']) >= 3:
         fig3(f3)
     if f4:
-        phase_diagram('fig4', [('', f4)], 'dx', f'Fig. 4: increment x training step (sigma = {fig4_sigma:g})')
+        phase_diagram('fig4', [('', f4)], 'dx', 'increment d (= dx = dy)', f'Fig. 4: increment x training step (sigma = {fig4_sigma:g})')
     if f5:
         fig5(f5)
     if f8:
-        phase_diagram('fig8', f8, 'sigma', 'Fig. 8: sigma x training step, one row per increment')
+        phase_diagram('fig8', f8, 'sigma', 'sigma', 'Fig. 8: sigma x training step, one row per increment')
     if f9:
         fig9(f9)
     write_claims(runs, f3, f4, f8, f5, f9)
