@@ -169,7 +169,7 @@ def fig5(runs):
 
 def fig9(runs):
     fig = plt.figure(figsize=(9, 3.2 * len(runs)))
-    outer = fig.add_gridspec(len(runs), 2, width_ratios=[1, 1.6])
+    outer = fig.add_gridspec(len(runs), 2, width_ratios=[1, 1.6], hspace=0.4)
     for row, r in enumerate(runs):
         ood, idd = r['ood'], r['id']
         inner = outer[row, 0].subgridspec(3, 3, wspace=0.05, hspace=0.05)
