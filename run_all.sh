@@ -4,7 +4,7 @@
 #   bash run_all.sh          # 'paper' when CUDA is present, else 'cpu'
 #   bash run_all.sh tiny     # smoke sweep, well under 2 minutes on 2 CPU cores
 #   bash run_all.sh cpu      # the CPU preset (README: what it shows, measured wall time)
-#   bash run_all.sh paper    # the paper's model, schedule and sweep (GPU scale: 320,000 steps x ~120 runs)
+#   bash run_all.sh paper    # the paper's model, schedule and sweep (GPU scale: 123 runs of 320,000 steps)
 #   JOBS=4 bash run_all.sh   # runs at a time (default: cores / THREADS on CPU, GPUs on CUDA)
 #   SLURM=1 bash run_all.sh paper   # write out/paper/jobs.txt + sweep.sbatch for `sbatch`, run nothing
 # Rerunning skips finished runs (a DONE file holding the same settings), resumes unfinished ones and redraws the
@@ -52,10 +52,9 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
 fi
 
 PRESET=${1:-auto}
-$PY -c "import torch" 2>/dev/null || { echo "error: $PY cannot import torch: install requirements.txt (README) or set PYTHON=" >&2; exit 2; }
-if [ "$PRESET" = auto ]; then
-  PRESET=$($PY -c "import torch; print('paper' if torch.cuda.is_available() else 'cpu')")
-fi
+NGPU=$($PY -c "import torch; print(torch.cuda.device_count())" 2>/dev/null) ||
+  { echo "error: $PY cannot import torch: install requirements.txt (README) or set PYTHON=" >&2; exit 2; }
+if [ "$PRESET" = auto ]; then PRESET=$([ "$NGPU" -gt 0 ] && echo paper || echo cpu); fi
 preset "$PRESET"
 ROOT=${ROOT:-.}  # out/, figures/ and results/ go under here
 OUT=$ROOT/out/$PRESET
@@ -92,9 +91,8 @@ EOF
   exit 0
 fi
 
-if $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-  export NGPU=$($PY -c "import torch; print(torch.cuda.device_count())"); export THREADS=${THREADS:-0}
-  JOBS=${JOBS:-$NGPU}
+if [ "$NGPU" -gt 0 ]; then  # CUDA: one run per GPU, pinned by its xargs slot
+  export NGPU THREADS=${THREADS:-0}; JOBS=${JOBS:-$NGPU}
 else  # CPU: one thread per run, as many runs as cores (two 1-thread runs beat one 2-thread run)
   CORES=$(getconf _NPROCESSORS_ONLN)
   export THREADS=${THREADS:-1}; JOBS=${JOBS:-$(( THREADS > 0 && CORES / THREADS > 0 ? CORES / THREADS : 1 ))}
