@@ -11,27 +11,26 @@ that preset. Prints a table, then one JSON line with the headline figures.
 import json
 import os
 import resource
+import shlex
+import subprocess
 import time
 
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from configurator import configure, check, pick_device, load_pt
-from model import UNet, Diffusion
+from artifacts import checkpoints, load_pt
+from bumps import draw_labels
+from configurator import check, config_block, configure, fail, parse_overrides
+from metrics import accuracy, embed, r_squared
+from model import UNet, Diffusion, autocast, generate, pick_device
 
 # -----------------------------------------------------------------------------
 device = 'auto'          # 'auto', 'cpu' or 'cuda'
 repeats = 5              # timed repeats per measurement (the median is reported)
 n_eval = 500             # samples per evaluation (the paper's 500)
 plain_steps_timed = 4    # DDPM steps timed for the plain 1,000-step evaluation (then extrapolated)
-# the CPU preset (keep in step with run_all.sh)
-cpu_width = 8            # base width
-cpu_attn_res = '8,4'     # attention resolutions
-cpu_batch = 64           # training batch
-cpu_dtype = 'float32'    # 'float32' or 'bfloat16': bf16 only pays on CPUs with native bf16 (avx512_bf16/AMX)
-cpu_sample_steps = 100   # fast sampler's network calls
-cpu_sampler = 'ddim'     # fast sampler kind (eta = 1: posterior variance; strided 'ddpm' did not agree)
+preset = 'cpu'           # run_all.sh preset whose model and sampler are timed beside the paper model
 # paper model
 paper_batch = 32         # training batch (paper)
 paper_dtype = 'float32'  # precision of the project's paper-preset step on this device
@@ -42,8 +41,34 @@ agree_ckpts = ''         # comma-separated steps (early, middle, final); '' = fi
 agree_file = 'results/sampler_agreement.json'  # agreement rows accumulate here (run, step, sampler)
 speed = True             # run the speed measurements (False: only the sampler agreement)
 threads = 0              # torch CPU threads (0 = default)
-seed = 0
+seed = 0                 # seeds the timed models' weights and the evaluation labels
 # -----------------------------------------------------------------------------
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def defaults(script):
+    """{setting: default} of a script's config block (the one source of every default)."""
+    return {name: value for name, value, _ in config_block(os.path.join(HERE, script))}
+
+
+def preset_settings(name):
+    """(train, sample) settings of a run_all.sh preset: the scripts' defaults with the preset's overrides."""
+    out = subprocess.run(['bash', os.path.join(HERE, 'run_all.sh'), 'settings', name], capture_output=True, text=True)
+    if out.returncode:
+        fail(out.stderr.strip().removeprefix('error: '))
+    lines = dict(line.split(': ', 1) for line in out.stdout.splitlines() if ': ' in line)
+    res = []
+    for script, key in (('train.py', 'train'), ('sample.py', 'sample')):
+        d = defaults(script)
+        res.append({**d, **parse_overrides(shlex.split(lines.get(key, '')), d)})
+    return res
+
+
+TRAIN_DEFAULTS = defaults('train.py')
+_a = defaults('analyze.py')
+UMAP = (_a['n_neighbors'], _a['min_dist'], _a['umap_dims'], _a['seed'])  # analyze.py's UMAP settings
 
 
 def build(width, attn, fast, dev):
@@ -69,7 +94,7 @@ def timed(fn, repeats, sync):
 def train_rate(m, batch, dtype, fast, dev, repeats, sync):
     """Images per second of the training step (AdamW, random t, MSE on eps), as train.py runs it."""
     d = Diffusion().to(dev)
-    opt = torch.optim.AdamW(m.parameters(), lr=3e-4, fused=dev.startswith('cuda') and fast)
+    opt = torch.optim.AdamW(m.parameters(), lr=TRAIN_DEFAULTS['lr'], fused=dev.startswith('cuda') and fast)
     fmt = torch.channels_last if fast else torch.contiguous_format
     x = (torch.rand(batch, 1, 32, 32, device=dev) * 2 - 1).contiguous(memory_format=fmt)
     mu = torch.rand(batch, 2, device=dev) * 32
@@ -108,10 +133,9 @@ def matmul_peak(dtype, dev, sync, n=1024):
 
 def score_seconds(images, labels, layer4):
     """Wall time of Alg. 1 + UMAP + R^2 on one checkpoint's samples (numba already compiled)."""
-    from analyze import accuracy, embed, r_squared
     t0 = time.perf_counter()
     accuracy(images, labels, 1.0)
-    r_squared(embed(layer4, 15, 0.1, 3, 0), labels)
+    r_squared(embed(layer4, *UMAP), labels)
     return time.perf_counter() - t0
 
 
@@ -143,17 +167,15 @@ def run_speed(dev, sync):
         print(f"{r[0]:>10} {r[1]:>7} {r[2]:>9} {r[3]:>11} {r[4]:>10} {r[5]:>5} {r[6]:>7} {r[7]:>13} {r[8]:>12}")
 
     # one whole evaluation of one checkpoint of the CPU preset: 500 samples with layer 4, Alg. 1, UMAP, R^2
-    from analyze import embed
-    from sample import generate
     rng = np.random.default_rng(seed)
     labels = rng.uniform(1, 32, (n_eval, 2)).astype(np.float32)
     t0 = time.perf_counter()
-    embed(rng.normal(size=(50, 8)).astype(np.float32), 15, 0.1, 3, 0)  # numba compilation, once per process
+    embed(rng.normal(size=(50, 8)).astype(np.float32), *UMAP)  # numba compilation, once per process
     umap_compile = time.perf_counter() - t0
     cfg = dict(batch=n_eval, dtype=cpu_dtype, sample_steps=cpu_sample_steps, sampler=cpu_sampler, eta=1.0, rep_step=0, clip_x0=False)
     fast = build(cpu_width, cpu_attn_res, True, dev).eval()
     t0 = time.perf_counter()
-    images, layer4 = generate(fast, Diffusion().to(dev), labels, cfg, dev, seed)
+    images, layer4 = generate(fast, Diffusion().to(dev), labels, 32, cfg, dev, seed)
     sample_fast = time.perf_counter() - t0
     score = score_seconds(images, labels, layer4)  # the same for both: scoring does not depend on the sampler's speed
     eval_fast = sample_fast + score
@@ -177,9 +199,6 @@ def run_speed(dev, sync):
 def agreement(run_dir, pick, samplers, dev, done=()):
     """Accuracy, failure modes and R^2 of each sampler on the same n_eval labels and noise seed, per checkpoint
     (skipping the (run, step, sampler) keys in `done`: the DDPM-1000 reference costs ~20 min per checkpoint on CPU)."""
-    from analyze import accuracy, embed, r_squared
-    from sample import draw_labels, generate
-    from train import checkpoints
     found = checkpoints(run_dir)
     check(len(found) >= 2, 'agree_dir', run_dir, 'a run folder with at least two ckpt_*.pt (run train.py first)')
     steps = sorted(found)
@@ -198,9 +217,9 @@ def agreement(run_dir, pick, samplers, dev, done=()):
                 continue
             cfg = dict(batch=n_eval, dtype=cpu_dtype, sample_steps=steps_, sampler=sampler, eta=1.0, rep_step=0, clip_x0=False)
             t0 = time.perf_counter()
-            images, layer4 = generate(m, Diffusion(**ck['diffusion_args']).to(dev), labels, cfg, dev, seed)
+            images, layer4 = generate(m, Diffusion(**ck['diffusion_args']).to(dev), labels, ck['model_args']['size'], cfg, dev, seed)
             acc, _ = accuracy(images, labels, 1.0)
-            r2 = r_squared(embed(layer4, 15, 0.1, 3, 0), labels)['r2']
+            r2 = r_squared(embed(layer4, *UMAP), labels)['r2']
             rows.append(dict(run=run_dir, step=step, sampler=f'{sampler}-{steps_}', acc=float(acc['acc']), n_none=int(acc['n_none']),
                              n_one=int(acc['n_one']), n_many=int(acc['n_many']), n_fill=int(acc['n_fill']), r2=float(r2),
                              seconds=time.perf_counter() - t0))
@@ -224,6 +243,9 @@ if __name__ == '__main__':
     sync = torch.cuda.synchronize if dev.startswith('cuda') else (lambda: None)
     if threads:
         torch.set_num_threads(threads)
+    PT, PS = preset_settings(preset)
+    cpu_width, cpu_attn_res, cpu_batch, cpu_dtype = PT['width'], PT['attn_res'], PT['batch_size'], PT['dtype']
+    cpu_sampler, cpu_sample_steps = PS['sampler'], PS['sample_steps']
     res = run_speed(dev, sync) if speed else None
 
     # sampler agreement on trained checkpoints: measured now (agree_dir) and/or read from earlier measurements

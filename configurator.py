@@ -1,23 +1,17 @@
 """
-Tiny configurator shared by every stage (nanoGPT's idea, imported instead of exec'd).
+The config block of every script (nanoGPT's idea, imported instead of exec'd).
 
-Each script keeps its settings as plain assignments at the top, then calls
+Each script keeps its settings as plain assignments between two `# ----` lines at its top, each with an inline
+comment saying what it means, then calls
     config = configure(globals())
-which overrides them from `--key=value` arguments, prints every override, and
-returns the settings as a dict (what the artifacts embed). Errors are one line
-on stderr and exit status 2, before any work starts:
+which overrides them from `--key=value` arguments, prints every override, and returns the settings as a dict
+(what the artifacts embed). `--help` prints the script's usage lines and the block as a table, read from the
+source itself so it can never drift. Errors are one line on stderr and exit status 2, before any work starts:
     python train.py --steps=100 --lr=1e-3
 """
-import json
-import os
+import re
 import sys
-import zipfile
 from ast import literal_eval
-
-import numpy as np
-
-SETTING_TYPES = (bool, int, float, str, type(None))
-
 
 def fail(msg):
     """Stop with a one-line error and no traceback (nothing has been written yet)."""
@@ -29,6 +23,32 @@ def check(ok, key, value, allowed):
     """Range check for one setting: `check(steps > 0, 'steps', steps, 'a positive integer')`."""
     if not ok:
         fail(f"bad setting {key}={value!r}: allowed is {allowed}")
+
+
+def config_block(path):
+    """[(name, default, comment)] of the settings between the first two `# ----` lines of a script."""
+    lines = open(path).read().splitlines()
+    marks = [i for i, line in enumerate(lines) if line.startswith('# ----')]
+    rows = []
+    for line in lines[marks[0] + 1:marks[1]]:
+        m = re.match(r'^(\w+)\s*=\s*(.*?)\s*(?:#\s*(.*))?$', line)
+        if m:  # section comments and blank lines are not settings
+            rows.append((m.group(1), literal_eval(m.group(2)), m.group(3) or ''))
+    return rows
+
+
+def print_help(g):
+    """The docstring's usage lines, then every setting with its default and meaning."""
+    doc = (g.get('__doc__') or '').strip().splitlines()
+    print(doc[0] if doc else '')
+    usage = [line for line in doc if line.strip().startswith(('python ', 'bash ', 'GPU_CHECK'))]
+    if usage:
+        print('\nusage:\n' + '\n'.join(usage))
+    rows = config_block(g['__file__'])
+    print('\nsettings (--key=value; default, meaning):')
+    w = max(len(name) for name, _, _ in rows)
+    for name, default, comment in rows:
+        print(f"  --{name:<{w}} {default!r:<14} {comment}")
 
 
 def _parse(key, text, default):
@@ -49,75 +69,34 @@ def _parse(key, text, default):
 
 def configure(g, argv=None):
     """Apply --key=value overrides to the config globals `g`; return {key: value} of all settings."""
-    keys = [k for k, v in g.items() if not k.startswith('_')
-            and isinstance(v, SETTING_TYPES) and k not in ('config',)]
-    for arg in (sys.argv[1:] if argv is None else argv):
+    keys = [name for name, _, _ in config_block(g['__file__'])]
+    argv = sys.argv[1:] if argv is None else argv
+    if '--help' in argv or '-h' in argv:
+        print_help(g)
+        sys.exit(0)
+    for arg in argv:
         if not arg.startswith('--') or '=' not in arg:
-            fail(f"bad argument {arg!r}: expected --key=value with key one of {', '.join(keys)}")
+            fail(f"bad argument {arg!r}: expected --key=value with key one of {', '.join(keys)} (or --help)")
         key, text = arg[2:].split('=', 1)
         if key not in keys:
-            fail(f"unknown setting {key!r}: allowed are {', '.join(keys)}")
+            fail(f"unknown setting {key!r}: allowed are {', '.join(keys)} (or --help)")
         g[key] = _parse(key, text, g[key])
         print(f"override {key} = {g[key]!r}")
     return {k: g[k] for k in keys}
 
 
-# ----------------------------------------------------------------------------- artifacts
-# Every stage writes through these, so a kill at any moment leaves either the old file or the
-# complete new one under the final name, never a truncated one; and every read of a damaged or
-# foreign file ends in one line naming the stage to rerun instead of a traceback from numpy/torch.
-
-def save_npz(path, **arrays):
-    """Atomic, compressed .npz write (temporary name, then rename)."""
-    tmp = path + '.tmp.npz'
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
-
-
-def same_data(a, b):
-    """Whether two data configs describe the same dataset (the folder it sits in may have moved)."""
-    return {k: v for k, v in a.items() if k != 'out_dir'} == {k: v for k, v in b.items() if k != 'out_dir'}
-
-
-def load_npz(path, stage, keys=()):
-    """Read a whole .npz (no pickle) into a dict, with its 'config' JSON decoded; fail naming `stage` if unusable."""
-    if not os.path.exists(path):
-        fail(f"{path} missing: run {stage} first")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            out = {k: f[k] for k in f.files}
-        out['config'] = json.loads(out['config'].item())
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        fail(f"{path} is damaged or not ours ({type(e).__name__}): delete it and rerun {stage}")
-    missing = [k for k in keys if k not in out]
-    if missing:
-        fail(f"{path} lacks {', '.join(missing)}: delete it and rerun {stage}")
+def parse_overrides(args, defaults):
+    """{key: value} of a list like ['--width=8', '--lr=2e-3'] typed like `defaults` (a preset's override list)."""
+    out = {}
+    for arg in args:
+        key, text = arg[2:].split('=', 1)
+        out[key] = _parse(key, text, defaults[key])
     return out
 
 
-def save_pt(obj, path):
-    """Atomic torch.save."""
-    import torch
-    tmp = path + '.tmp'
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
-
-def load_pt(path, stage):
-    """torch.load with weights_only=True; a damaged file fails naming `stage`."""
-    import torch
-    try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:  # truncated zip, not a checkpoint, pickle refusing a foreign object...
-        fail(f"{path} is damaged or not a checkpoint ({type(e).__name__}): delete it and rerun {stage}")
-
-
-def pick_device(device):
-    """'auto' -> cuda when present, else cpu; an explicit 'cuda' without CUDA is a setting error."""
-    import torch
-    if device == 'auto':
-        device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    check(device in ('cpu', 'cuda') or device.startswith('cuda:'), 'device', device, "'auto', 'cpu' or 'cuda'")
-    check(device == 'cpu' or torch.cuda.is_available(), 'device', device, "'auto' or 'cpu' (CUDA is not available here)")
-    print(f"device: {device}")
-    return device
+def progress(total, desc, unit='it', initial=0):
+    """A tqdm bar on stderr: redrawn twice a second on a terminal, every 30 s into a log file (no flood)."""
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit=unit, initial=initial, dynamic_ncols=True,
+                mininterval=0.5 if sys.stderr.isatty() else 30)

@@ -13,7 +13,9 @@ import os
 
 import numpy as np
 
-from configurator import configure, check, fail, save_npz
+from artifacts import save_npz
+from bumps import grid, grid_labels, in_hole, render
+from configurator import configure, check, fail
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'  # the run folder; every later stage reads and writes here
@@ -25,26 +27,6 @@ hole_hi = None       # upper edge of the square hole, pixels
 size = 32            # canvas side in pixels (the paper's 32)
 # -----------------------------------------------------------------------------
 # no `seed`: the grid is deterministic, so a seed here would be accepted and ignored
-
-
-def grid(d, size):
-    """Centres d*k for k = 1..floor(size/d); rounded so that 0.1*130 is exactly 13.0 for the hole test."""
-    k = np.arange(1, int(np.floor(size / d + 1e-9)) + 1)
-    return np.round(d * k, 6)
-
-
-def render(labels, sigma, size):
-    """v = 255 (1 - exp(-(x-mu_x)^2/4s^2 - (y-mu_y)^2/4s^2)); x runs along columns, y along rows, both 1..size."""
-    pix = np.arange(1, size + 1, dtype=np.float64)
-    gx = np.exp(-(pix[None, :] - labels[:, :1]) ** 2 / (4 * sigma ** 2))  # (N, size) over columns
-    gy = np.exp(-(pix[None, :] - labels[:, 1:]) ** 2 / (4 * sigma ** 2))  # (N, size) over rows
-    v = 255.0 * (1.0 - gy[:, :, None] * gx[:, None, :])                  # (N, rows, cols)
-    return np.rint(v).astype(np.uint8)
-
-
-def in_hole(labels, lo, hi):
-    """True for centres inside the square hole [lo, hi]^2 (edges included)."""
-    return ((labels >= lo) & (labels <= hi)).all(axis=1)
 
 
 def validate(cfg):
@@ -64,8 +46,7 @@ def validate(cfg):
 if __name__ == '__main__':
     config = configure(globals())
     validate(config)
-    xs, ys = grid(dx, size), grid(dy, size)
-    labels = np.stack(np.meshgrid(xs, ys, indexing='xy'), -1).reshape(-1, 2)  # (N, 2) = (mu_x, mu_y)
+    labels = grid_labels(dx, dy, size)  # (N, 2) = (mu_x, mu_y)
     n_full = len(labels)
     if hole_lo is not None:
         labels = labels[~in_hole(labels, hole_lo, hole_hi)]
@@ -76,4 +57,4 @@ if __name__ == '__main__':
     path = os.path.join(out_dir, 'data.npz')
     save_npz(path, images=images, labels=labels.astype(np.float32), config=json.dumps(config))
     removed = 1 - len(labels) / n_full
-    print(f"{len(labels):,} images ({len(xs)} x {len(ys)} grid, {removed:.2%} removed by the hole) -> {path}")
+    print(f"{len(labels):,} images ({len(grid(dx, size))} x {len(grid(dy, size))} grid, {removed:.2%} removed by the hole) -> {path}")

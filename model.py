@@ -1,15 +1,18 @@
 """
 The conditional UNet of the paper's Fig. 6 and the DDPM maths (Ho et al. 2020), written once.
-No I/O, no CLI, no side effects at import; every other stage imports this file.
+No file I/O, no CLI, no side effects at import; train.py, sample.py and bench.py import it.
 
 Timestep convention (used everywhere): 0-based t in [0, T). t = 0 is the last reverse step,
 the one whose network call produces the final image and the "layer 4" representation.
 """
 import math
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from configurator import check
 
 
 def sinusoidal(p, dim):
@@ -158,42 +161,82 @@ class Diffusion(nn.Module):
         """The n network-call timesteps of a (possibly strided) reverse process, descending, always ending at 0."""
         return torch.linspace(self.T - 1, 0, n).round().long().unique_consecutive().tolist()
 
+    def step(self, x, eps, t, s, sampler='ddpm', eta=1.0, clip_x0=False, generator=None):
+        """One reverse jump from timestep t to s < t (s = -1: the clean image), given the predicted noise eps.
+        The only place the reverse maths is written. With x0 = (x - sqrt(1 - abar_t) eps) / sqrt(abar_t) and the
+        jump's beta = 1 - abar_t / abar_s (= beta_t when s = t - 1):
+        ddpm: the posterior mean of q(x_s | x_t, x0) (Ho et al. Eq. 7) plus noise of variance beta (Alg. 2's
+              sigma_t^2 = beta_t; with s = t - 1 this is exactly Alg. 2);
+        ddim: Song et al. Eq. 12 with variance eta^2 (1 - abar_s) / (1 - abar_t) beta (eta = 1: the posterior's)."""
+        a_t = self.abar[t]
+        x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+        if clip_x0:
+            x0 = x0.clamp(-1, 1)
+        if s < 0:
+            return x0
+        a_s = self.abar[s]
+        beta = 1 - a_t / a_s
+        if sampler == 'ddpm':
+            mean = (a_s.sqrt() * beta * x0 + (1 - beta).sqrt() * (1 - a_s) * x) / (1 - a_t)
+            var = beta  # sigma_t^2 = beta_t, Alg. 2's choice
+        else:
+            var = eta ** 2 * (1 - a_s) / (1 - a_t) * beta
+            mean = a_s.sqrt() * x0 + (1 - a_s - var).clamp(min=0).sqrt() * (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+        return mean + var.sqrt() * torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
+
     @torch.no_grad()
-    def sample(self, model, mu, steps=None, sampler='ddpm', eta=1.0, rep_step=0, generator=None, clip_x0=False, size=32):
-        """Reverse process from x_T ~ N(0, I) for labels mu (B, 2).
-        sampler='ddpm': ancestral DDPM (Ho et al. Alg. 2, sigma_t^2 = beta_t); with steps < T the same on a
-        strided schedule (beta of each jump = 1 - abar_t / abar_s). sampler='ddim': DDIM (Song et al.) with eta.
-        With steps = T, ddpm and no clip_x0 this is exactly Alg. 2.
-        Returns images in [-1, 1] (B,1,H,W) and the layer-4 output (float32) at the call with t == rep_step."""
-        steps = steps or self.T
-        ts = self.timesteps(steps)
+    def sample(self, model, mu, steps=None, sampler='ddpm', eta=1.0, rep_step=0, generator=None, clip_x0=False, size=32,
+               on_call=None):
+        """Reverse process from x_T ~ N(0, I) for labels mu (B, 2) over `steps` network calls (default T: Alg. 2),
+        one `step` per call (on_call() after each, for a progress bar). Returns images in [-1, 1] (B,1,size,size) and
+        the layer-4 output (float32) of the call with t == rep_step."""
+        ts = self.timesteps(steps or self.T)
         assert rep_step in ts, f"rep_step={rep_step} is not among the sampler's timesteps"
         B, dev = mu.shape[0], mu.device
         x = torch.randn((B, 1, size, size), device=dev, generator=generator)
         rep = None
         for j, t in enumerate(ts):
-            s = ts[j + 1] if j + 1 < len(ts) else -1  # the next timestep, -1 = clean image
             tt = torch.full((B,), t, device=dev, dtype=torch.long)
             if t == rep_step:
                 eps, feats = model(x, tt, mu, return_features=True)
                 rep = feats['layer4'].float()
             else:
                 eps = model(x, tt, mu)
-            eps = eps.float()
-            a_t = self.abar[t]
-            a_s = self.abar[s] if s >= 0 else torch.ones_like(a_t)
-            x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-            if clip_x0:
-                x0 = x0.clamp(-1, 1)
-            if s < 0:
-                x = x0
-                break
-            beta = 1 - a_t / a_s  # the jump's beta (= beta_t when unstrided)
-            if sampler == 'ddpm':
-                mean = (a_s.sqrt() * beta * x0 + (1 - beta).sqrt() * (1 - a_s) * x) / (1 - a_t)  # posterior mean
-                var = beta
-            else:  # ddim
-                var = eta ** 2 * (1 - a_s) / (1 - a_t) * beta
-                mean = a_s.sqrt() * x0 + (1 - a_s - var).clamp(min=0).sqrt() * (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()
-            x = mean + var.sqrt() * torch.randn(x.shape, device=dev, generator=generator)
+            s = ts[j + 1] if j + 1 < len(ts) else -1
+            x = self.step(x, eps.float(), t, s, sampler, eta, clip_x0, generator)
+            if on_call:
+                on_call()
         return x.clamp(-1, 1), rep
+
+
+def generate(model, diffusion, labels, size, cfg, device, seed, on_call=None):
+    """Images (n, size, size) uint8 in the data's 0..255 convention and layer-4 outputs (n, C*H*W) float16 for
+    labels (n, 2) float32, `cfg['batch']` at a time, all drawn from one generator seeded with `seed`;
+    on_call(batch images) after every network call."""
+    gen = torch.Generator(device).manual_seed(seed)
+    images, reps = [], []
+    for i in range(0, len(labels), cfg['batch']):
+        mu = torch.from_numpy(labels[i:i + cfg['batch']]).to(device)
+        with autocast(device, cfg['dtype']):
+            x, rep = diffusion.sample(model, mu, cfg['sample_steps'], cfg['sampler'], cfg['eta'], cfg['rep_step'], gen,
+                                      cfg['clip_x0'], size, on_call and (lambda: on_call(len(mu))))
+        images.append(((x.float()[:, 0] + 1) * 127.5).round().clamp(0, 255).byte().cpu().numpy())  # back to 0..255
+        reps.append(rep.flatten(1).half().cpu().numpy())
+    return np.concatenate(images), np.concatenate(reps)
+
+
+# ----------------------------------------------------------------------------- device
+
+def autocast(device, dtype):
+    """bf16 autocast when dtype == 'bfloat16', a no-op context otherwise."""
+    return torch.autocast(device.split(':')[0], dtype=torch.bfloat16, enabled=dtype == 'bfloat16')
+
+
+def pick_device(device):
+    """'auto' -> cuda when present, else cpu; an explicit 'cuda' without CUDA is a setting error."""
+    check(device in ('auto', 'cpu', 'cuda') or device.startswith('cuda:'), 'device', device, "'auto', 'cpu' or 'cuda'")
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    check(device == 'cpu' or torch.cuda.is_available(), 'device', device, "'auto' or 'cpu' (CUDA is not available here)")
+    print(f"device: {device}")
+    return device

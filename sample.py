@@ -4,7 +4,7 @@ Generate images and layer-4 representations from every checkpoint of a run (pape
     python sample.py --out_dir=out/run                                   # paper: DDPM over all T steps
     python sample.py --out_dir=out/run --sampler=ddpm --sample_steps=100   # strided ancestral DDPM (faster)
 
-For each ckpt_{step}.pt writes samples_{step}.npz: images (n,32,32) uint8 (0..255, the data's convention),
+For each ckpt_{step}.pt writes samples_{step}.npz: images (n,size,size) uint8 (0..255, the data's convention),
 labels (n,2) float32, layer4 (n, C*H*W) float16, config (JSON: this stage's, the checkpoint's, the data's).
 The labels are the same for every checkpoint of a run (drawn once with `seed` from the training centres).
 For a dataset with a hole it also writes ood_{step}.npz for n labels drawn from the centres inside the hole.
@@ -17,10 +17,10 @@ import time
 import numpy as np
 import torch
 
-from configurator import configure, check, fail, load_npz, load_pt, save_npz, pick_device, same_data
-from make_data import grid, in_hole
-from model import UNet, Diffusion
-from train import checkpoints
+from artifacts import checkpoints, load_npz, load_pt, result_settings, same_data, save_npz
+from bumps import draw_labels
+from configurator import configure, check, fail, progress
+from model import UNet, Diffusion, generate, pick_device
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'      # run folder with data.npz and ckpt_*.pt
@@ -39,39 +39,6 @@ dtype = 'float32'        # 'float32' or 'bfloat16' (autocast)
 threads = 0              # torch CPU threads (0 = default)
 prune_ckpts = False      # delete a checkpoint's weights once its samples are written, except the latest (disk)
 # -----------------------------------------------------------------------------
-NOT_RESULT = ('out_dir', 'ckpts', 'threads', 'device', 'prune_ckpts')  # settings that do not change a samples file's content
-
-
-def result_settings(cfg):
-    return {k: v for k, v in cfg.items() if k not in NOT_RESULT}
-
-
-def draw_labels(data_cfg, train_labels, n, seed):
-    """n labels from the training centres, and (with a hole) n from the grid centres inside the hole."""
-    rng = np.random.default_rng(seed)
-    idd = train_labels[rng.integers(0, len(train_labels), n)]
-    if data_cfg.get('hole_lo') is None:
-        return idd, None
-    xs, ys = grid(data_cfg['dx'], data_cfg['size']), grid(data_cfg['dy'], data_cfg['size'])
-    full = np.stack(np.meshgrid(xs, ys, indexing='xy'), -1).reshape(-1, 2)
-    inside = full[in_hole(full, data_cfg['hole_lo'], data_cfg['hole_hi'])].astype(np.float32)
-    return idd, inside[rng.integers(0, len(inside), n)]
-
-
-def generate(model, diffusion, labels, cfg, device, seed):
-    """Sample images (uint8) and layer-4 outputs (float16, flattened) for labels, `batch` at a time."""
-    gen = torch.Generator(device).manual_seed(seed)
-    autocast = torch.autocast(device.split(':')[0], dtype=torch.bfloat16, enabled=cfg['dtype'] == 'bfloat16')
-    images, reps = [], []
-    for i in range(0, len(labels), cfg['batch']):
-        mu = torch.from_numpy(labels[i:i + cfg['batch']]).to(device)
-        with autocast:
-            x, rep = diffusion.sample(model, mu, cfg['sample_steps'], cfg['sampler'], cfg['eta'], cfg['rep_step'], gen, cfg['clip_x0'])
-        images.append(((x.float()[:, 0] + 1) * 127.5).round().clamp(0, 255).byte().cpu().numpy())  # back to 0..255
-        reps.append(rep.flatten(1).half().cpu().numpy())
-    return np.concatenate(images), np.concatenate(reps)
-
-
 def validate(c, T):
     for key in ('n_samples', 'sample_steps', 'batch'):
         check(type(c[key]) is int and c[key] > 0, key, c[key], 'a positive integer')
@@ -101,14 +68,20 @@ if __name__ == '__main__':
         torch.set_num_threads(threads)
     id_labels, ood_labels = draw_labels(data['config'], data['labels'], n_samples, seed)
 
+    outs = [('samples', id_labels)] + ([('ood', ood_labels)] if ood_labels is not None else [])
+    todo = []
     for step in wanted:
-        outs = [('samples', id_labels)] + ([('ood', ood_labels)] if ood_labels is not None else [])
         paths = {name: os.path.join(out_dir, f'{name}_{step:07d}.npz') for name, _ in outs}
         if all(os.path.exists(p) for p in paths.values()):
             old = load_npz(paths['samples'], 'sample.py')['config']
             if result_settings(old['sample']) == result_settings(config) and same_data(old['data'], data['config']):
                 print(f"step {step}: samples exist, skipped")
                 continue
+        todo.append((step, paths))
+    n_calls = len(Diffusion(first['diffusion_args']['T']).timesteps(sample_steps))
+    print(f"sampling {len(todo)} checkpoint(s) x {len(outs)} label set(s) x {n_samples} images x {n_calls} network calls", flush=True)
+    bar = progress(len(todo) * len(outs) * n_samples * n_calls, 'sample', 'img-call')
+    for step, paths in todo:
         ck = load_pt(found[step], 'train.py')
         if not same_data(ck['data_config'], data['config']):
             fail(f"{found[step]} was trained on another dataset than {out_dir}/data.npz: rerun train.py")
@@ -119,9 +92,11 @@ if __name__ == '__main__':
         meta = json.dumps(dict(sample=config, train=ck['config'], data=data['config'], step=step))
         for name, labels in outs:
             t0 = time.time()
-            images, layer4 = generate(model, diffusion, labels, config, device, seed)
+            images, layer4 = generate(model, diffusion, labels, ck['model_args']['size'], config, device, seed, bar.update)
             save_npz(paths[name], images=images, labels=labels, layer4=layer4, step=np.int64(step), config=meta)
-            print(f"step {step}: {len(labels)} {name} in {time.time() - t0:.1f}s -> {paths[name]}")
+            bar.write(f"step {step}: {len(labels)} {name} in {time.time() - t0:.1f}s "
+                      f"({len(labels) / (time.time() - t0):.1f} img/s) -> {paths[name]}")
         if prune_ckpts and step != max(found):  # the latest stays: train.py resumes from it
             os.remove(found[step])
-            print(f"pruned {found[step]}")
+            bar.write(f"pruned {found[step]}")
+    bar.close()

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from analyze import accuracy, embed, predict_label, r_squared
-from make_data import grid, in_hole, render
+import bumps
+from bumps import in_hole, render
+from configurator import config_block
+from metrics import accuracy, embed, predict_label, r_squared
 from model import Diffusion, UNet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,9 +31,9 @@ def run(script, *args, ok=True):
 
 
 def grid_labels(d, lo=0, hi=32):
-    g = grid(d, 32)
-    g = g[(g >= lo) & (g <= hi)]
-    return np.stack(np.meshgrid(g, g, indexing='xy'), -1).reshape(-1, 2)
+    """The d x d grid's centres with both coordinates in [lo, hi]."""
+    g = bumps.grid_labels(d, d, 32)
+    return g[((g >= lo) & (g <= hi)).all(1)]
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -123,18 +125,38 @@ def test_schedule_and_q_sample():
     assert abs(xt.var().item() - 1) < 0.02
 
 
-def test_strided_sampler_reduces_to_alg2():
-    """The sampler's posterior-mean step with stride 1 equals Ho et al. Alg. 2's eps form."""
+def test_reverse_step_keeps_the_forward_marginals():
+    """Diffusion.step with the true noise: if x_t ~ q(x_t | x0), a jump to s gives x_s with mean sqrt(abar_s) x0 and
+    variance 1 - abar_s (DDIM at any eta, strided or not: Song et al.'s marginal-preserving construction; ancestral
+    DDPM adds Alg. 2's extra variance beta - beta~ on top), and a jump to s = -1 returns x0 itself."""
     d = Diffusion(1000).double()  # float64: the algebra, not float32 round-off, is under test
-    x, eps = torch.randn(4, 1, 32, 32, dtype=torch.float64), torch.randn(4, 1, 32, 32, dtype=torch.float64)
-    for t in (1, 500, 999):
-        a_t, a_s = d.abar[t], d.abar[t - 1]
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(1, 1, 4, 4, dtype=torch.float64).expand(200000, 1, 4, 4) * 2 - 1
+    for t, s in ((999, 998), (500, 499), (999, 979), (300, 100), (10, 0)):
+        noise = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+        xt = d.q_sample(x0, torch.full((len(x0),), t), noise)
+        a_t, a_s = d.abar[t], d.abar[s]
         beta = 1 - a_t / a_s
-        x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-        mean = (a_s.sqrt() * beta * x0 + (1 - beta).sqrt() * (1 - a_s) * x) / (1 - a_t)
-        alg2 = (x - d.betas[t] / (1 - a_t).sqrt() * eps) / (1 - d.betas[t]).sqrt()
-        assert torch.allclose(mean, alg2, atol=1e-6) and abs(beta - d.betas[t]) < 1e-6
+        for sampler, eta, extra in (('ddim', 0.0, 0), ('ddim', 1.0, 0), ('ddim', 0.5, 0), ('ddpm', 1.0, beta - beta * (1 - a_s) / (1 - a_t))):
+            xs = d.step(xt, noise, t, s, sampler, eta, generator=g)
+            mean_err = (xs.mean(0) - a_s.sqrt() * x0[0]).abs().max().item()
+            var = xs.var(0)
+            assert mean_err < 0.01, (t, s, sampler, eta, mean_err)
+            assert (var / (1 - a_s + extra) - 1).abs().max().item() < 0.03, (t, s, sampler, eta, var.mean().item())
+        assert torch.allclose(d.step(xt[:8], noise[:8], t, -1), x0[:8])
     assert d.timesteps(1000) == list(range(999, -1, -1)) and d.timesteps(50)[-1] == 0
+
+
+def test_full_ddpm_is_alg2():
+    """With stride 1, the ancestral step is Ho et al. Alg. 2 line 4: x_{t-1} = (x_t - beta_t/sqrt(1-abar_t) eps)/sqrt(alpha_t)
+    + sqrt(beta_t) z (same z: the step draws its noise from the generator it is given)."""
+    d = Diffusion(1000).double()
+    x, eps = torch.randn(4, 1, 8, 8, dtype=torch.float64), torch.randn(4, 1, 8, 8, dtype=torch.float64)
+    for t in (1, 500, 999):
+        out = d.step(x, eps, t, t - 1, 'ddpm', generator=torch.Generator().manual_seed(t))
+        z = torch.randn(x.shape, generator=torch.Generator().manual_seed(t), dtype=torch.float64)
+        b = d.betas[t]
+        assert torch.allclose(out, (x - b / (1 - d.abar[t]).sqrt() * eps) / (1 - b).sqrt() + b.sqrt() * z, atol=1e-9)
 
 
 def test_fast_paths_match_plain():
@@ -336,30 +358,146 @@ def test_run_all_tiny_writes_every_figure_and_skips_finished_runs(tmp_path):
     assert p.returncode == 0 and '--array=1-5' in (tmp_path / 'out' / 'tiny' / 'sweep.sbatch').read_text()
 
 
-def fake_run(d, acc, r2, seed=0, sigma=1.0, dy=None, hole=None, acc_ood=None):
-    """A run record as plot_figures.load_runs returns it, from accuracy and R^2 curves over steps 0, 1000, ..."""
+def fake_run(d, acc, r2, seed=0, sigma=1.0, dy=None, hole=None, acc_ood=None, probe=None, trust=None, dim=None):
+    """A run record as plot_figures.load_runs returns it, from metric curves over steps 0, 1000, ..."""
     acc, r2 = np.array(acc, float), np.array(r2, float)
     n = len(acc)
+    probe = r2 if probe is None else np.array(probe, float)
     split = lambda a: dict(step=np.arange(n) * 1000, acc=a, acc_x=a, acc_y=a, oracle_acc=np.ones(n), r2=r2, r2_x=r2,
-                           r2_y=r2, n_none=np.zeros(n, int), n_one=np.full(n, 100), n_many=np.zeros(n, int), n_fill=np.zeros(n, int))
+                           r2_y=r2, probe_r2=probe, probe_r2_x=probe, probe_r2_y=probe,
+                           trust=np.full(n, 0.95) if trust is None else np.array(trust, float),
+                           id_dim=np.full(n, 2.0) if dim is None else np.array(dim, float),
+                           n_none=np.zeros(n, int), n_one=np.full(n, 100), n_many=np.zeros(n, int), n_fill=np.zeros(n, int))
     run = dict(name=f'd{d}_s{seed}', dx=d, dy=dy or d, sigma=sigma, hole=hole, seed=seed, size=32, steps=n * 1000, id=split(acc))
     if acc_ood is not None:
         run['ood'] = split(np.array(acc_ood, float))
     return run
 
 
-def test_claims_follow_the_metrics(tmp_path):
+TH = dict(frac=0.9, probe_c=0.9, trust_c=0.9, dim_b=4.0)
+
+
+def test_claims_follow_the_metrics():
     """Best-seed choice and the C2/C3/C6 verdicts respond to the metrics: the same code confirms a claim on runs
     built to show it and contradicts it on runs built to show the opposite."""
-    import plot_figures as pf
-    pf.claims = str(tmp_path / 'claims.md')
+    import claims
+    from plot_figures import best_seeds
     a, b = fake_run(0.1, [0, .5, .95, .97], [.1, .6, .9, .95], seed=0), fake_run(0.1, [0, .4, .95, .99], [.1, .5, .9, .95], seed=1)
-    assert pf.best_seeds([a, b]) == [b] and b['chosen'] and not a['chosen']
+    assert best_seeds([a, b]) == [b] and b['chosen'] and not a['chosen']
     slow = fake_run(1.0, [0, .1, .3, .95], [.1, .2, .4, .9])
-    hole = lambda ood: fake_run(0.1, [0, .5, .95, .97], [.1, .6, .9, .95], hole=(13.0, 19.0), acc_ood=ood)
-    claim = lambda k: next(l for l in open(pf.claims) if l.startswith(f'| C{k} '))
-    pf.write_claims(pf.best_seeds([b, slow]), None, [b, slow], [], [], [hole([0, .5, .9, .92])])
-    assert claim(2).endswith('| confirmed |\n') and claim(3).endswith('| confirmed |\n') and claim(6).endswith('| confirmed |\n')
     fast = fake_run(1.0, [0, .95, .97, .98], [.1, .9, .95, .95])
-    pf.write_claims(pf.best_seeds([b, fast]), None, [b, fast], [], [], [hole([0, .1, .2, .3])])
-    assert claim(3).endswith('| contradicted |\n') and claim(6).endswith('| not confirmed |\n')
+    hole = lambda ood: fake_run(0.1, [0, .5, .95, .97], [.1, .6, .9, .95], hole=(13.0, 19.0), acc_ood=ood)
+    assert claims.c2_acc_tracks_rep([b, slow], 'r2')[2] == 'confirmed'
+    assert claims.c2_acc_tracks_rep([b, fake_run(1.0, [0, .3, .6, .9], [.9, .6, .3, 0])], 'r2')[2] != 'confirmed'
+    assert claims.c3_increment([b, slow], 0.9)[2] == 'confirmed'
+    assert claims.c3_increment([b, fast], 0.9)[2] == 'contradicted'
+    assert claims.c3_increment([fake_run(0.1, [0, .1], [0, 0]), fake_run(1.0, [0, .2], [0, 0])], 0.9)[2].startswith('not testable')
+    assert claims.c6_hole([hole([0, .5, .9, .92])], 0.9)[2] == 'confirmed'
+    assert claims.c6_hole([hole([0, .1, .2, .3])], 0.9)[2] == 'not confirmed'
+
+
+def test_phase_rule_and_fig3_titles():
+    """The phase rule labels checkpoints A (high-dimensional), B (low-dimensional, disordered), C (ordered and
+    accurate); C1 is confirmed only for A -> B -> C in order, and a run that never reaches C is neither confirmed
+    nor shown as 'phase C' in Fig. 3."""
+    import claims
+    good = fake_run(1.0, [0, .1, .5, .95], [.3, .5, .8, .95], probe=[.1, .3, .8, .95], trust=[.5, .6, .85, .95], dim=[30, 3, 2.5, 2.1])
+    assert list(claims.phase_labels(good['id'], TH)) == ['A', 'B', 'B', 'C']
+    assert claims.c1_phases(good, TH)[2] == 'confirmed'
+    stuck = fake_run(1.0, [0, .1, .5, .6], [.3, .5, .8, .85], probe=[.1, .3, .8, .9], trust=[.5, .6, .85, .95], dim=[30, 3, 2.5, 2.1])
+    row = claims.c1_phases(stuck, TH)
+    assert row[2] == 'not confirmed (phase C not reached)' and 'best acc 0.60' in row[1]
+    titles = [t for _, t in claims.fig3_picks(stuck['id'], TH)]
+    assert not titles[2].startswith('phase C') and 'phase C not reached' in titles[2]
+    backwards = fake_run(1.0, [0, .95, .96, .97], [.3, .9, .9, .9], probe=[.1, .95, .95, .95], dim=[2, 2, 2, 2])
+    assert claims.c1_phases(backwards, TH)[2].startswith('not confirmed')
+
+
+# ----------------------------------------------------------------------------- layout and terminal
+
+STAGES = ('make_data', 'train', 'sample', 'analyze')
+SCRIPTS = STAGES + ('plot_figures', 'bench')
+
+
+def imported_modules(path):
+    import ast
+    names = set()
+    for node in ast.walk(ast.parse(open(path).read())):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split('.')[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split('.')[0])
+    return names
+
+
+def test_stages_stand_side_by_side():
+    """No stage or tool script imports another script (they share only the modules below them), and scoring
+    (analyze.py) runs without torch."""
+    for s in SCRIPTS:
+        assert not imported_modules(os.path.join(HERE, s + '.py')) & set(SCRIPTS), s
+    p = subprocess.run([sys.executable, '-c', "import analyze, sys; assert 'torch' not in sys.modules"], cwd=HERE)
+    assert p.returncode == 0
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_help_lists_every_setting(script):
+    """--help and -h exit 0 and print every setting of the script's config block with its default and a comment
+    (a setting added without a comment fails here)."""
+    block = config_block(os.path.join(HERE, script + '.py'))
+    assert block and all(comment for _, _, comment in block), [n for n, _, c in block if not c]
+    for flag in ('--help', '-h'):
+        p = run(script + '.py', flag)
+        lines = p.stdout.splitlines()
+        for name, default, comment in block:
+            assert any(l.split()[:2] == [f'--{name}', repr(default)] and comment in l for l in lines if l.strip()), (name, p.stdout)
+
+
+def test_other_canvas_size_end_to_end(tmp_path):
+    """make_data --size=16 -> train -> sample -> analyze gives 16x16 samples (the canvas follows the checkpoint)."""
+    run('make_data.py', f'--out_dir={tmp_path}', '--size=16', '--dx=2.0', '--dy=2.0')
+    run('train.py', f'--out_dir={tmp_path}', '--width=8', '--attn_res=2', '--pe_dim=16', '--steps=2', '--ckpt_every=2', '--batch_size=4')
+    p = run('sample.py', f'--out_dir={tmp_path}', '--n_samples=30', '--sample_steps=3')
+    assert 'it/s' in p.stderr or 'img/s' in p.stderr or 'img/s' in p.stdout  # the progress bar of the reverse steps
+    run('analyze.py', f'--out_dir={tmp_path}')
+    with np.load(tmp_path / 'samples_0000002.npz') as f:
+        assert f['images'].shape == (30, 16, 16) and f['layer4'].shape == (30, 8 * 8 * 8)
+    with np.load(tmp_path / 'metrics.npz') as m:
+        assert m['examples'].shape[-2:] == (16, 16) and (m['oracle_acc'] >= 0.8).all()  # oracle: clean 16x16 renders
+
+
+# ----------------------------------------------------------------------------- representation metrics
+
+def synthetic_samples(path, kind, n=500, dim=16384):
+    """A samples file whose layer 4 is an ordered 2D sheet (a smooth nonlinear map of (mu_x, mu_y)), the same sheet
+    with its rows shuffled against the labels (2D but disordered), or Gaussian noise; images are clean renders."""
+    rng = np.random.default_rng(0)
+    labels = rng.uniform(1, 32, (n, 2)).astype(np.float32)
+    z = (labels - 16.5) / 9
+    basis = np.stack([z[:, 0], z[:, 1], np.sin(2 * z[:, 0]), np.cos(1.5 * z[:, 1]), z[:, 0] * z[:, 1], np.tanh(z.sum(1))], 1)
+    sheet = basis @ rng.normal(0, 1, (6, dim))
+    feats = {'ordered': sheet, 'shuffled': sheet[rng.permutation(n)], 'noise': rng.normal(0, 1, (n, dim))}[kind]
+    cfg = dict(sample=dict(n_samples=n), train=dict(), data=dict(sigma=1.0, size=32, dx=1.0, dy=1.0), step=0)
+    from artifacts import save_npz
+    save_npz(str(path / 'samples_0000000.npz'), images=render(labels.astype(np.float64), 1.0, 32), labels=labels,
+             layer4=feats.astype(np.float16), step=np.int64(0), config=json.dumps(cfg))
+
+
+def test_representation_metrics_order_sheet_shuffled_noise(tmp_path):
+    """Scored through analyze.py: an ordered sheet has probe R^2 > 0.9, trust > 0.9 and TwoNN dimension 2 +- 0.5;
+    the shuffled sheet keeps dimension 2 +- 0.5 but probe R^2 < 0.2 and trust well below the sheet's; noise has probe
+    R^2 < 0.1 and dimension > 5. The phase rule calls them C, B and A."""
+    import claims
+    res = {}
+    for kind in ('ordered', 'shuffled', 'noise'):
+        d = tmp_path / kind
+        d.mkdir()
+        synthetic_samples(d, kind)
+        run('analyze.py', f'--out_dir={d}', '--umap_seeds=1')
+        with np.load(d / 'metrics.npz') as m:
+            res[kind] = {k: m[k] for k in m.files}
+        print(kind, {k: float(res[kind][k][0]) for k in ('probe_r2', 'trust', 'id_dim', 'pca_dim', 'r2')})
+    o, s, z = res['ordered'], res['shuffled'], res['noise']
+    assert o['probe_r2'][0] > 0.9 and o['trust'][0] > 0.9 and abs(o['id_dim'][0] - 2) < 0.5
+    assert abs(s['id_dim'][0] - 2) < 0.5 and s['probe_r2'][0] < 0.2 and s['trust'][0] < o['trust'][0] - 0.2
+    assert z['probe_r2'][0] < 0.1 and z['id_dim'][0] > 5
+    assert [claims.phase_labels(r, TH)[0] for r in (z, s, o)] == ['A', 'B', 'C']

@@ -8,18 +8,16 @@ Rerunning the same command resumes from the latest checkpoint in out_dir.
 Reads {out_dir}/data.npz; writes {out_dir}/ckpt_{step:07d}.pt at step 0, every ckpt_every steps and at the
 last step: model + optimizer state, step, RNG state, model_args, config and the dataset's config.
 """
-import glob
-import json
+import math
 import os
-import re
 import time
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from configurator import configure, check, fail, load_npz, load_pt, save_pt, pick_device, same_data
-from model import UNet, Diffusion
+from artifacts import checkpoints, load_npz, load_pt, save_pt, same_data
+from configurator import configure, check, fail, progress
+from model import UNet, Diffusion, autocast, pick_device
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'        # run folder holding data.npz; checkpoints go here too
@@ -35,7 +33,8 @@ steps = 320000             # optimizer steps (batches), the same for every datas
 batch_size = 32            # images per step
 lr = 3e-4                  # AdamW learning rate
 weight_decay = 0.01        # AdamW weight decay (PyTorch's default; the paper names none)
-warmup = 0                 # linear lr warm-up steps (0 = constant lr, the paper)
+warmup = 0                 # linear lr warm-up steps (0 = none, the paper)
+lr_decay = 'none'          # lr after warm-up: 'none' (constant, the paper) or 'cosine' (to 0 at the last step)
 ema = 0.0                  # EMA decay of the weights used for sampling (0 = off, the paper mentions none)
 ckpt_every = 6400          # checkpoint (= evaluation point) every this many steps
 seed = 0                   # seeds init, batches, timesteps and noise
@@ -57,6 +56,7 @@ def validate(c, size):
     check(0 <= c['ema'] < 1, 'ema', c['ema'], 'a number in [0, 1) (0 = off)')
     check(0 < c['beta_start'] < c['beta_end'] < 1, 'beta_end', c['beta_end'], f"a number in (beta_start={c['beta_start']}, 1)")
     check(type(c['warmup']) is int and c['warmup'] >= 0, 'warmup', c['warmup'], 'an integer >= 0')
+    check(c['lr_decay'] in ('none', 'cosine'), 'lr_decay', c['lr_decay'], "'none' or 'cosine'")
     check(c['dtype'] in ('float32', 'bfloat16'), 'dtype', c['dtype'], "'float32' or 'bfloat16'")
     check(type(c['threads']) is int and c['threads'] >= 0, 'threads', c['threads'], 'an integer >= 0 (0 = default)')
     res = [r.strip() for r in str(c['attn_res']).split(',') if r.strip()]
@@ -64,14 +64,13 @@ def validate(c, size):
     check(all(r in allowed for r in res), 'attn_res', c['attn_res'], f"comma-separated values from {','.join(allowed)} or ''")
 
 
-def checkpoints(out_dir):
-    """{step: path} of the complete checkpoints in out_dir (temporary files are never matched)."""
-    paths = glob.glob(os.path.join(out_dir, 'ckpt_*.pt'))
-    return {int(re.search(r'ckpt_(\d+)\.pt$', p).group(1)): p for p in paths if re.search(r'ckpt_(\d+)\.pt$', p)}
-
-
-def lr_at(step, lr, warmup):
-    return lr * min(1.0, (step + 1) / warmup) if warmup else lr
+def lr_at(step, lr, warmup, lr_decay, steps):
+    """Linear warm-up over `warmup` steps, then constant or a cosine down to 0 at step `steps`."""
+    if warmup and step < warmup:
+        return lr * (step + 1) / warmup
+    if lr_decay == 'cosine':
+        return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+    return lr
 
 
 if __name__ == '__main__':
@@ -98,8 +97,9 @@ if __name__ == '__main__':
     ckpts = checkpoints(out_dir)
     if ckpts:
         last = max(ckpts)
-        ck = load_pt(ckpts[last], 'train.py (delete the checkpoint to fall back to the one before)')
-        diff = [k for k in config if k not in RESUMABLE and ck['config'].get(k) != config[k]]
+        ck = load_pt(ckpts[last], 'train.py (it resumes from the checkpoint before)')
+        resumable = RESUMABLE if lr_decay == 'none' else tuple(k for k in RESUMABLE if k != 'steps')  # a decay ends at `steps`
+        diff = [k for k in config if k not in resumable and ck['config'].get(k, 'none' if k == 'lr_decay' else None) != config[k]]
         if diff or not same_data(ck['data_config'], data['config']):
             what = ', '.join(f"{k}={ck['config'].get(k)!r} (now {config[k]!r})" for k in diff) or 'the dataset changed'
             fail(f"{ckpts[last]} was made with {what}: use another out_dir, or delete its checkpoints and rerun train.py")
@@ -128,14 +128,13 @@ if __name__ == '__main__':
 
     if start == 0 and 0 not in ckpts:
         save(0, loss_val)
-    autocast = torch.autocast(device.split(':')[0], dtype=torch.bfloat16, enabled=dtype == 'bfloat16')
-    bar = tqdm(range(start, steps), initial=start, total=steps, mininterval=2, dynamic_ncols=True)
+    bar = progress(steps, 'train', 'step', initial=start)
     t0, seen = time.time(), 0
-    for step in bar:
+    for step in range(start, steps):
         for g in opt.param_groups:
-            g['lr'] = lr_at(step, lr, warmup)
+            g['lr'] = lr_at(step, lr, warmup, lr_decay, steps)
         idx = torch.randint(0, len(x_all), (batch_size,), device=device, generator=gen)
-        with autocast:
+        with autocast(device, dtype):
             loss = diffusion.loss(model, x_all[idx], mu_all[idx], generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -151,8 +150,9 @@ if __name__ == '__main__':
             if not np.isfinite(loss_val):  # stop before a bad state reaches a checkpoint; earlier ones stay
                 bar.close()  # so that the error gets a line of its own
                 fail(f"loss is {loss_val} at step {step + 1}: training stopped, the last good checkpoint is kept")
-            bar.set_postfix(loss=f'{loss_val:.4f}', img_s=f'{seen / (time.time() - t0):.0f}')
+            bar.set_postfix(loss=f'{loss_val:.4f}', img_s=f'{seen / (time.time() - t0):.0f}', refresh=False)
         if is_ckpt:
             save(step + 1, loss_val)
+        bar.update(1)
     bar.close()
     print(f"done: {steps} steps in {out_dir} ({seen / max(time.time() - t0, 1e-9):.1f} img/s this session)")

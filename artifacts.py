@@ -1,0 +1,85 @@
+"""
+Reading and writing the artifacts the stages pass on disk (data.npz -> ckpt_*.pt -> samples_*.npz -> metrics.npz).
+
+Every stage writes through these, so a kill at any moment leaves either the old file or the complete new one under
+the final name, never a truncated one; and every read of a damaged or foreign file ends in one line naming the stage
+to rerun instead of a traceback from numpy/torch. torch is imported only by the .pt helpers.
+"""
+import glob
+import json
+import os
+import re
+import zipfile
+
+import numpy as np
+
+from configurator import fail
+
+# sample.py settings that do not change what a samples file holds (so changing them does not redo sampling)
+NOT_RESULT = ('out_dir', 'ckpts', 'threads', 'device', 'prune_ckpts')
+
+
+def result_settings(sample_cfg):
+    """The sample.py settings that define a samples file's content."""
+    return {k: v for k, v in sample_cfg.items() if k not in NOT_RESULT}
+
+
+def same_data(a, b):
+    """Whether two data configs describe the same dataset (the folder it sits in may have moved)."""
+    return {k: v for k, v in a.items() if k != 'out_dir'} == {k: v for k, v in b.items() if k != 'out_dir'}
+
+
+def checkpoints(out_dir):
+    """{step: path} of the complete checkpoints in out_dir (temporary files are never matched)."""
+    found = {}
+    for p in glob.glob(os.path.join(out_dir, 'ckpt_*.pt')):
+        m = re.search(r'ckpt_(\d+)\.pt$', p)
+        if m:
+            found[int(m.group(1))] = p
+    return found
+
+
+def sample_files(out_dir):
+    """Complete samples_*.npz and ood_*.npz files of a run, sorted."""
+    files = glob.glob(os.path.join(out_dir, 'samples_*.npz')) + glob.glob(os.path.join(out_dir, 'ood_*.npz'))
+    return sorted(f for f in files if re.search(r'_(\d+)\.npz$', f))
+
+
+def save_npz(path, **arrays):
+    """Atomic, compressed .npz write (temporary name, then rename)."""
+    tmp = path + '.tmp.npz'
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def load_npz(path, stage, keys=()):
+    """Read a whole .npz (no pickle) into a dict, with its 'config' JSON decoded; fail naming `stage` if unusable."""
+    if not os.path.exists(path):
+        fail(f"{path} missing: run {stage} first")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            out = {k: f[k] for k in f.files}
+        out['config'] = json.loads(out['config'].item())
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        fail(f"{path} is damaged or not ours ({type(e).__name__}): delete it and rerun {stage}")
+    missing = [k for k in keys if k not in out]
+    if missing:
+        fail(f"{path} lacks {', '.join(missing)}: delete it and rerun {stage}")
+    return out
+
+
+def save_pt(obj, path):
+    """Atomic torch.save."""
+    import torch
+    tmp = path + '.tmp'
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_pt(path, stage):
+    """torch.load with weights_only=True; a damaged file fails naming `stage`."""
+    import torch
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:  # truncated zip, not a checkpoint, pickle refusing a foreign object...
+        fail(f"{path} is damaged or not a checkpoint ({type(e).__name__}): delete it and rerun {stage}")
