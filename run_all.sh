@@ -145,8 +145,8 @@ if [ -f "$OUT/sweep.sbatch" ] && [ "${LOCAL:-0}" != 1 ]; then  # a SLURM sweep: 
     if [ -e "$dir/.lock" ] && command -v flock > /dev/null && ! flock -n "$dir/.lock" true; then why="running"; fi
     echo "missing $dir ($why)"
   done < "$OUT/jobs.txt"
-  echo "gathering $PRESET (a SLURM sweep: nothing is started here; LOCAL=1 runs the missing runs on this machine): $((N - missing)) of $N runs finished"
-  draw
+  echo "gathering $PRESET (a SLURM sweep: nothing is started here; LOCAL=1 runs the unfinished ones on this machine): $((N - missing)) of $N runs finished"
+  [ "$missing" -lt "$N" ] && draw
   exit 0
 fi
 

@@ -501,3 +501,126 @@ def test_representation_metrics_order_sheet_shuffled_noise(tmp_path):
     assert abs(s['id_dim'][0] - 2) < 0.5 and s['probe_r2'][0] < 0.2 and s['trust'][0] < o['trust'][0] - 0.2
     assert z['probe_r2'][0] < 0.1 and z['id_dim'][0] > 5
     assert [claims.phase_labels(r, TH)[0] for r in (z, s, o)] == ['A', 'B', 'C']
+
+
+# ----------------------------------------------------------------------------- a real SLURM cluster
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def slurm_cluster(tmp_path):
+    """A one-node SLURM cluster on this machine (munge, slurmctld, slurmd from Debian's packages) with its own
+    config, ports, state and munge socket under tmp_path; every daemon is stopped afterwards. Skipped where SLURM
+    is not installed (a laptop) or the test is not root (slurmd must start jobs as any user)."""
+    import shutil
+    import socket
+    import time
+    missing = [c for c in ('munged', 'slurmctld', 'slurmd', 'sbatch', 'squeue') if not shutil.which(c)]
+    if missing:
+        pytest.skip(f"SLURM is not installed here (no {', '.join(missing)}); .ci/run installs it")
+    if os.geteuid() != 0:
+        pytest.skip('starting slurmd needs root')
+    t = tmp_path / 'slurm'
+    for sub in ('state', 'spool', 'log'):
+        (t / sub).mkdir(parents=True)
+    (t / 'munge.key').write_bytes(os.urandom(128))
+    (t / 'munge.key').chmod(0o600)
+    host = socket.gethostname().split('.')[0]
+    conf = t / 'slurm.conf'
+    conf.write_text(f"""ClusterName=bumps
+SlurmctldHost={host}(127.0.0.1)
+SlurmctldPort={free_port()}
+SlurmdPort={free_port()}
+AuthType=auth/munge
+AuthInfo=socket={t}/munge.sock
+CredType=cred/munge
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation={t}/state
+SlurmdSpoolDir={t}/spool
+SlurmctldPidFile={t}/slurmctld.pid
+SlurmdPidFile={t}/slurmd.pid
+SlurmctldLogFile={t}/log/slurmctld.log
+SlurmdLogFile={t}/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+MpiDefault=none
+ReturnToService=2
+JobCompType=jobcomp/none
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+NodeName={host} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} State=UNKNOWN
+PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+""")
+    env = {**os.environ, 'SLURM_CONF': str(conf)}
+    procs = [subprocess.Popen(['munged', '--foreground', '--force', f'--socket={t}/munge.sock', f'--key-file={t}/munge.key',
+                               f'--pid-file={t}/munged.pid', f'--log-file={t}/log/munged.log', f'--seed-file={t}/munge.seed'],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(100):
+            if (t / 'munge.sock').exists():
+                break
+            time.sleep(0.1)
+        for daemon in ('slurmctld', 'slurmd'):
+            procs.append(subprocess.Popen([daemon, '-D', '-f', str(conf)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for _ in range(300):  # the node registers with the controller
+            p = subprocess.run(['sinfo', '-h', '-o', '%T'], env=env, capture_output=True, text=True)
+            if p.returncode == 0 and p.stdout.strip() == 'idle':
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the test cluster did not come up: {p.stdout} {p.stderr}\n{(t / 'log' / 'slurmctld.log').read_text()[-2000:]}")
+        yield env
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        assert all(p.poll() is not None for p in procs)
+
+
+def test_slurm_array_runs_the_tiny_sweep(tmp_path, slurm_cluster):
+    """On a real single-node SLURM cluster (no GPU): `SLURM=1 bash run_all.sh tiny` writes a batch script that asks
+    for no GPU and one CPU per task, `sbatch` accepts it, the array runs all 5 runs, and `bash run_all.sh tiny`
+    gathers them into every figure and the claims table; gathering earlier lists the missing runs and touches none.
+    The paper preset's script asks for one GPU per task."""
+    import time
+    env = {**slurm_cluster, 'ROOT': str(tmp_path), 'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1'}
+    sh = lambda *args, **extra: subprocess.run(['bash', os.path.join(HERE, 'run_all.sh'), *args], capture_output=True, text=True,
+                                               env={**env, **extra}, timeout=600)
+    p = sh('tiny', SLURM='1', EXTRA_SBATCH='--comment=bumps-test', TIME_LIMIT='00:20:00')
+    assert p.returncode == 0, p.stderr
+    script = (tmp_path / 'out' / 'tiny' / 'sweep.sbatch').read_text()
+    assert '--gres' not in script and '--cpus-per-task=1' in script and '--array=1-5' in script
+    assert '#SBATCH --comment=bumps-test' in script and '#SBATCH --time=00:20:00' in script
+    sub = subprocess.run(['sbatch', '--parsable', str(tmp_path / 'out' / 'tiny' / 'sweep.sbatch')], env=env, capture_output=True, text=True)
+    assert sub.returncode == 0, sub.stderr
+    job = sub.stdout.strip().split(';')[0]
+    early = sh('tiny')  # gathering now: nothing started or touched here, the missing runs are named
+    assert early.returncode == 0 and 'of 5 runs finished' in early.stdout and 'start ' not in early.stdout, early.stdout + early.stderr
+    t0 = time.time()
+    while subprocess.run(['squeue', '-h', '-j', job], env=env, capture_output=True, text=True).stdout.strip():
+        assert time.time() - t0 < 480, 'the array did not finish in 8 minutes'
+        time.sleep(2)
+    jobs = (tmp_path / 'out' / 'tiny' / 'jobs.txt').read_text().splitlines()
+    logs = ''.join(f.read_text() for f in (tmp_path / 'out' / 'tiny').glob('slurm_*.out'))
+    assert all(os.path.exists(line.split()[1] + '/DONE') for line in jobs), logs
+    p = sh('tiny')
+    assert p.returncode == 0 and '5 of 5 runs finished' in p.stdout and '\nmissing ' not in p.stdout, p.stdout + p.stderr
+    for name in ('fig3', 'fig4', 'fig5', 'fig8', 'fig9'):
+        assert (tmp_path / 'figures' / 'tiny' / f'{name}.png').stat().st_size > 1000
+    assert all(f'| C{k} ' in (tmp_path / 'results' / 'tiny' / 'claims.md').read_text() for k in range(1, 7))
+    assert 'C1 phases' in p.stdout  # the verdicts are printed at the end
+    sh('paper', SLURM='1')
+    assert '#SBATCH --gres=gpu:1' in (tmp_path / 'out' / 'paper' / 'sweep.sbatch').read_text()
