@@ -16,7 +16,7 @@ import numpy as np
 from configurator import fail
 
 # sample.py settings that do not change what a samples file holds (so changing them does not redo sampling)
-NOT_RESULT = ('out_dir', 'ckpts', 'threads', 'device', 'prune_ckpts')
+NOT_RESULT = ('out_dir', 'ckpts', 'threads', 'device', 'prune_ckpts', 'compile')
 
 
 def result_settings(sample_cfg):

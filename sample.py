@@ -37,6 +37,8 @@ batch = 500              # images per network call (all 500 at once is fastest o
 device = 'auto'          # 'auto', 'cpu' or 'cuda'
 dtype = 'float32'        # 'float32' or 'bfloat16' (autocast)
 threads = 0              # torch CPU threads (0 = default)
+tf32 = False             # CUDA: TF32 matmuls and convolutions
+compile = 'none'         # torch.compile the network call: 'none', 'default' or 'reduce-overhead' (CUDA graphs)
 prune_ckpts = False      # delete a checkpoint's weights once its samples are written, except the latest (disk)
 # -----------------------------------------------------------------------------
 def validate(c, T):
@@ -47,6 +49,7 @@ def validate(c, T):
     check(c['dtype'] in ('float32', 'bfloat16'), 'dtype', c['dtype'], "'float32' or 'bfloat16'")
     check(c['eta'] >= 0, 'eta', c['eta'], 'a number >= 0')
     check(type(c['threads']) is int and c['threads'] >= 0, 'threads', c['threads'], 'an integer >= 0 (0 = default)')
+    check(c['compile'] in ('none', 'default', 'reduce-overhead'), 'compile', c['compile'], "'none', 'default' or 'reduce-overhead'")
     ts = Diffusion(T).timesteps(c['sample_steps'])
     check(c['rep_step'] in ts, 'rep_step', c['rep_step'], f"one of the sampler's timesteps, e.g. {ts[-3:]}")
 
@@ -66,6 +69,8 @@ if __name__ == '__main__':
     device = pick_device(device)
     if threads:
         torch.set_num_threads(threads)
+    if device.startswith('cuda'):
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
     id_labels, ood_labels = draw_labels(data['config'], data['labels'], n_samples, seed)
 
     outs = [('samples', id_labels)] + ([('ood', ood_labels)] if ood_labels is not None else [])
@@ -88,6 +93,8 @@ if __name__ == '__main__':
         model = UNet(**ck['model_args']).to(device)
         model.load_state_dict(ck['ema'] if use_ema and 'ema' in ck else ck['model'])
         model = model.to(memory_format=torch.channels_last).eval()
+        if compile != 'none':
+            model = torch.compile(model, mode=None if compile == 'default' else compile)
         diffusion = Diffusion(**ck['diffusion_args']).to(device)
         meta = json.dumps(dict(sample=config, train=ck['config'], data=data['config'], step=step))
         for name, labels in outs:

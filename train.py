@@ -42,9 +42,12 @@ seed = 0                   # seeds init, batches, timesteps and noise
 device = 'auto'            # 'auto' (cuda if present, else cpu), 'cpu' or 'cuda'
 dtype = 'float32'          # 'float32' or 'bfloat16' (autocast)
 channels_last = True       # NHWC memory layout for the convolutions
+tf32 = False               # CUDA: TF32 matmuls and convolutions (bench.py measures whether it pays)
+compile = 'none'           # torch.compile the network: 'none', 'default' or 'reduce-overhead' (CUDA graphs)
 threads = 0                # torch CPU threads (0 = torch's default, one per core)
+time_limit = 0.0           # minutes after which training checkpoints and stops cleanly (0 = none); rerun to go on
 # -----------------------------------------------------------------------------
-RESUMABLE = ('out_dir', 'steps', 'ckpt_every', 'device', 'threads', 'channels_last')  # may change between a run and its resume
+RESUMABLE = ('out_dir', 'steps', 'ckpt_every', 'device', 'threads', 'channels_last', 'tf32', 'compile', 'time_limit')  # may change between a run and its resume
 
 
 def validate(c, size):
@@ -59,6 +62,8 @@ def validate(c, size):
     check(c['lr_decay'] in ('none', 'cosine'), 'lr_decay', c['lr_decay'], "'none' or 'cosine'")
     check(c['dtype'] in ('float32', 'bfloat16'), 'dtype', c['dtype'], "'float32' or 'bfloat16'")
     check(type(c['threads']) is int and c['threads'] >= 0, 'threads', c['threads'], 'an integer >= 0 (0 = default)')
+    check(c['compile'] in ('none', 'default', 'reduce-overhead'), 'compile', c['compile'], "'none', 'default' or 'reduce-overhead'")
+    check(c['time_limit'] >= 0, 'time_limit', c['time_limit'], 'minutes >= 0 (0 = no limit)')
     res = [r.strip() for r in str(c['attn_res']).split(',') if r.strip()]
     allowed = [str(size >> k) for k in range(4)]  # the UNet's resolutions: size, size/2, size/4, size/8
     check(all(r in allowed for r in res), 'attn_res', c['attn_res'], f"comma-separated values from {','.join(allowed)} or ''")
@@ -86,6 +91,9 @@ if __name__ == '__main__':
     diffusion = Diffusion(T, beta_start, beta_end).to(device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
+    if device.startswith('cuda'):
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    net = model if compile == 'none' else torch.compile(model, mode=None if compile == 'default' else compile)  # saves use `model`
     ema_model = UNet(**model_args).to(device).requires_grad_(False) if ema else None
     if ema_model is not None:
         ema_model.load_state_dict(model.state_dict())
@@ -135,7 +143,7 @@ if __name__ == '__main__':
             g['lr'] = lr_at(step, lr, warmup, lr_decay, steps)
         idx = torch.randint(0, len(x_all), (batch_size,), device=device, generator=gen)
         with autocast(device, dtype):
-            loss = diffusion.loss(model, x_all[idx], mu_all[idx], generator=gen)
+            loss = diffusion.loss(net, x_all[idx], mu_all[idx], generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -144,7 +152,8 @@ if __name__ == '__main__':
                 for pe, pm in zip(ema_model.parameters(), model.parameters()):
                     pe.lerp_(pm, 1 - ema)
         seen += batch_size
-        is_ckpt = (step + 1) % ckpt_every == 0 or step + 1 == steps
+        out_of_time = time_limit and time.time() - t0 > 60 * time_limit
+        is_ckpt = (step + 1) % ckpt_every == 0 or step + 1 == steps or out_of_time
         if step % 25 == 0 or is_ckpt:  # .item() syncs the device, so only now and then
             loss_val = loss.item()
             if not np.isfinite(loss_val):  # stop before a bad state reaches a checkpoint; earlier ones stay
@@ -154,5 +163,10 @@ if __name__ == '__main__':
         if is_ckpt:
             save(step + 1, loss_val)
         bar.update(1)
-    bar.close()
-    print(f"done: {steps} steps in {out_dir} ({seen / max(time.time() - t0, 1e-9):.1f} img/s this session)")
+        if out_of_time:
+            bar.close()
+            print(f"time limit: stopped after {time_limit:g} min at step {step + 1} (checkpoint written); rerun to go on")
+            break
+    else:
+        bar.close()
+        print(f"done: {steps} steps in {out_dir} ({seen / max(time.time() - t0, 1e-9):.1f} img/s this session)")
