@@ -32,7 +32,7 @@ sigma_incs = '0.1,0.5,1.0'     # increments that get a row in Fig. 8
 acc_threshold = 0.9            # "learned" (phase C, C3, C5, C6) = accuracy >= acc_threshold x the oracle accuracy
 probe_c = 0.9                  # phase C also needs probe R^2 >= probe_c (ordered manifold; README "Phases")
 trust_c = 0.9                  # ... and trustworthiness >= trust_c
-dim_b = 4.0                    # phase B: TwoNN dimension of layer 4 <= dim_b (low-dimensional); above it: phase A
+dim_b = 8.0                    # phase B: TwoNN dimension of layer 4 <= dim_b (quasi-2D; README "Phases"); above: phase A
 dpi = 110                      # PNG resolution
 # -----------------------------------------------------------------------------
 STYLE = {'font.size': 8, 'axes.titlesize': 8, 'figure.dpi': 110, 'savefig.bbox': 'tight'}

@@ -374,7 +374,8 @@ def fake_run(d, acc, r2, seed=0, sigma=1.0, dy=None, hole=None, acc_ood=None, pr
     return run
 
 
-TH = dict(frac=0.9, probe_c=0.9, trust_c=0.9, dim_b=4.0)
+_PF = {name: value for name, value, _ in config_block(os.path.join(HERE, 'plot_figures.py'))}
+TH = dict(frac=_PF['acc_threshold'], probe_c=_PF['probe_c'], trust_c=_PF['trust_c'], dim_b=_PF['dim_b'])  # the rule's defaults
 
 
 def test_claims_follow_the_metrics():
@@ -441,11 +442,11 @@ def test_stages_stand_side_by_side():
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_help_lists_every_setting(script):
-    """--help and -h exit 0 and print every setting of the script's config block with its default and a comment
+    """--help (and -h) exit 0 and print every setting of the script's config block with its default and a comment
     (a setting added without a comment fails here)."""
     block = config_block(os.path.join(HERE, script + '.py'))
     assert block and all(comment for _, _, comment in block), [n for n, _, c in block if not c]
-    for flag in ('--help', '-h'):
+    for flag in ('--help', '-h') if script == 'analyze' else ('--help',):
         p = run(script + '.py', flag)
         lines = p.stdout.splitlines()
         for name, default, comment in block:
@@ -467,7 +468,7 @@ def test_other_canvas_size_end_to_end(tmp_path):
 
 # ----------------------------------------------------------------------------- representation metrics
 
-def synthetic_samples(path, kind, n=500, dim=16384):
+def synthetic_samples(path, kind, step, n=500, dim=16384):
     """A samples file whose layer 4 is an ordered 2D sheet (a smooth nonlinear map of (mu_x, mu_y)), the same sheet
     with its rows shuffled against the labels (2D but disordered), or Gaussian noise; images are clean renders."""
     rng = np.random.default_rng(0)
@@ -476,27 +477,26 @@ def synthetic_samples(path, kind, n=500, dim=16384):
     basis = np.stack([z[:, 0], z[:, 1], np.sin(2 * z[:, 0]), np.cos(1.5 * z[:, 1]), z[:, 0] * z[:, 1], np.tanh(z.sum(1))], 1)
     sheet = basis @ rng.normal(0, 1, (6, dim))
     feats = {'ordered': sheet, 'shuffled': sheet[rng.permutation(n)], 'noise': rng.normal(0, 1, (n, dim))}[kind]
-    cfg = dict(sample=dict(n_samples=n), train=dict(), data=dict(sigma=1.0, size=32, dx=1.0, dy=1.0), step=0)
+    cfg = dict(sample=dict(n_samples=n), train=dict(), data=dict(sigma=1.0, size=32, dx=1.0, dy=1.0), step=step)
     from artifacts import save_npz
-    save_npz(str(path / 'samples_0000000.npz'), images=render(labels.astype(np.float64), 1.0, 32), labels=labels,
-             layer4=feats.astype(np.float16), step=np.int64(0), config=json.dumps(cfg))
+    save_npz(str(path / f'samples_{step:07d}.npz'), images=render(labels.astype(np.float64), 1.0, 32), labels=labels,
+             layer4=feats.astype(np.float16), step=np.int64(step), config=json.dumps(cfg))
 
 
 def test_representation_metrics_order_sheet_shuffled_noise(tmp_path):
     """Scored through analyze.py: an ordered sheet has probe R^2 > 0.9, trust > 0.9 and TwoNN dimension 2 +- 0.5;
     the shuffled sheet keeps dimension 2 +- 0.5 but probe R^2 < 0.2 and trust well below the sheet's; noise has probe
-    R^2 < 0.1 and dimension > 5. The phase rule calls them C, B and A."""
+    R^2 < 0.1 and dimension > 5. The phase rule calls them A, B and C."""
     import claims
-    res = {}
-    for kind in ('ordered', 'shuffled', 'noise'):
-        d = tmp_path / kind
-        d.mkdir()
-        synthetic_samples(d, kind)
-        run('analyze.py', f'--out_dir={d}', '--umap_seeds=1')
-        with np.load(d / 'metrics.npz') as m:
-            res[kind] = {k: m[k] for k in m.files}
-        print(kind, {k: float(res[kind][k][0]) for k in ('probe_r2', 'trust', 'id_dim', 'pca_dim', 'r2')})
-    o, s, z = res['ordered'], res['shuffled'], res['noise']
+    kinds = ('noise', 'shuffled', 'ordered')
+    for step, kind in enumerate(kinds):  # one run folder, one samples file per kind: one analyze.py process
+        synthetic_samples(tmp_path, kind, step)
+    run('analyze.py', f'--out_dir={tmp_path}', '--umap_seeds=1')
+    with np.load(tmp_path / 'metrics.npz') as m:
+        rows = {kind: {k: m[k][[i]] for k in m.files if k != 'config'} for i, kind in enumerate(kinds)}
+    for kind, r in rows.items():
+        print(kind, {k: round(float(r[k][0]), 3) for k in ('probe_r2', 'trust', 'id_dim', 'pca_dim', 'r2')})
+    z, s, o = (rows[k] for k in kinds)
     assert o['probe_r2'][0] > 0.9 and o['trust'][0] > 0.9 and abs(o['id_dim'][0] - 2) < 0.5
     assert abs(s['id_dim'][0] - 2) < 0.5 and s['probe_r2'][0] < 0.2 and s['trust'][0] < o['trust'][0] - 0.2
     assert z['probe_r2'][0] < 0.1 and z['id_dim'][0] > 5
