@@ -121,14 +121,14 @@ def lines(ax, m, keys, title):
 def fig3(run, th, fig_dir, dpi):
     """Three checkpoints (phases A, B, C as the rule finds them) with samples and UMAP, and the phase of every checkpoint."""
     m = run['id']
-    fig = plt.figure(figsize=(9, 7))
-    outer = fig.add_gridspec(3, 3, height_ratios=[1, 1, 0.22], hspace=0.35)
+    fig = plt.figure(figsize=(9.5, 8))
+    outer = fig.add_gridspec(3, 3, height_ratios=[1, 1.1, 0.22], hspace=0.6)
     for col, (i, title) in enumerate(fig3_picks(m, th)):
         inner = outer[0, col].subgridspec(5, 5, wspace=0.05, hspace=0.05)
         sample_grid([fig.add_subplot(inner[r, c]) for r in range(5) for c in range(5)], m['examples'][i], m['labels'][i])
         umap_scatter(fig.add_subplot(outer[1, col], projection='3d'), m['emb'][i], m['labels'][i][:, 0],
-                     f"{title}\nacc {m['acc'][i]:.2f}, R$^2$ {m['r2'][i]:.2f}, probe {m['probe_r2'][i]:.2f}, "
-                     f"trust {m['trust'][i]:.2f}, dim {m['id_dim'][i]:.1f}")
+                     f"{title}\nacc {m['acc'][i]:.2f} (oracle {m['oracle_acc'][i]:.2f}), UMAP R$^2$ {m['r2'][i]:.2f}\n"
+                     f"probe R$^2$ {m['probe_r2'][i]:.2f}, trust {m['trust'][i]:.2f}, TwoNN dim {m['id_dim'][i]:.1f}")
     ax = fig.add_subplot(outer[2, :])
     labels, (failed, wrong) = phase_labels(m, th), failure_fractions(m)
     colors = {'A': '0.75', 'B': 'C1', 'C': 'C2'}
@@ -139,7 +139,8 @@ def fig3(run, th, fig_dir, dpi):
     ax.plot(range(len(labels)), wrong, 'C3.-', lw=0.8, ms=3, label='single bump, wrong place')
     ax.set_xticks(range(len(labels)), [str(int(s)) for s in m['step']], rotation=45, fontsize=6)
     ax.set_yticks([]), ax.set_xlim(-0.5, len(labels) - 0.5), ax.set_ylim(0, 1)
-    ax.set_xlabel('training step: phase by the rule (grey A, orange B, green C)'), ax.legend(fontsize=6, loc='upper left')
+    ax.set_xlabel('training step: phase by the rule (grey A, orange B, green C)')
+    ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(f"Fig. 3: {run['name']} (UMAP coloured by true $\\mu_x$)")
     save(fig, fig_dir, 'fig3', dpi)
 

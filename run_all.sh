@@ -73,7 +73,7 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
     echo "$sig" > "$dir/DONE.tmp" && mv "$dir/DONE.tmp" "$dir/DONE"
     finished "done  $dir ($((SECONDS - t0)) s)" ran
   else
-    tr '\r' '\n' < "$dir/log.txt" | grep -v '^\s*$' | tail -n 1 > "$dir/FAILED"
+    tr '\r' '\n' < "$dir/log.txt" | grep -av '^\s*$' | tail -n 1 > "$dir/FAILED"
     finished "FAILED $dir: $(cat "$dir/FAILED") (log: $dir/log.txt)" ran; exit 1
   fi
   exit 0
@@ -171,7 +171,7 @@ while kill -0 $XPID 2> /dev/null; do  # every HEARTBEAT s: where each running ru
     while read -r _ dir _; do
       [ -f "$dir/log.txt" ] && [ ! -f "$dir/DONE" ] && [ ! -f "$dir/FAILED" ] || continue
       if command -v flock > /dev/null && flock -n "$dir/.lock" true 2> /dev/null; then continue; fi  # not running now
-      echo "  $(date +%H:%M) $(basename "$dir"): $(tail -c 600 "$dir/log.txt" | tr '\r' '\n' | grep -v '^\s*$' | tail -n 1 | cut -c1-110)"
+      echo "  $(date +%H:%M) $(basename "$dir"): $(tail -c 600 "$dir/log.txt" | tr '\r' '\n' | grep -av '^\s*$' | tail -n 1 | cut -c1-110)"
     done < "$OUT/jobs.txt"
   fi
 done
