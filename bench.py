@@ -164,7 +164,10 @@ def lever_table(name, make, unit, per_call, use_levers, dev, sync):
 
 
 def sharing(args, batch, winners, ks, dev):
-    """Aggregate training img/s of k processes sharing this GPU, each timed over the same window."""
+    """Aggregate training img/s of k processes sharing this GPU, each timed over the same window. The processes use
+    the eager winners only (no torch.compile: k compilations would not fit a short check)."""
+    winners = [w for w in winners if w not in ('compile', 'cudagraphs')]
+    print(f"\nruns sharing one GPU (levers: {'+'.join(winners) or 'none'}, {share_seconds:g} s timed):")
     res = {}
     for k in ks:
         with tempfile.TemporaryDirectory() as tmp:

@@ -9,6 +9,7 @@ which overrides them from `--key=value` arguments, prints every override, and re
 source itself so it can never drift. Errors are one line on stderr and exit status 2, before any work starts:
     python train.py --steps=100 --lr=1e-3
 """
+import os
 import re
 import sys
 from ast import literal_eval
@@ -72,7 +73,11 @@ def configure(g, argv=None):
     keys = [name for name, _, _ in config_block(g['__file__'])]
     argv = sys.argv[1:] if argv is None else argv
     if '--help' in argv or '-h' in argv:
-        print_help(g)
+        try:
+            print_help(g)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `--help | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     for arg in argv:
         if not arg.startswith('--') or '=' not in arg:

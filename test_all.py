@@ -1,6 +1,6 @@
 """
 Correctness tests (no timing: speed lives in bench.py). Whole suite: a few minutes on 2 CPU cores.
-    python -m pytest -q test_all.py
+    python -m pytest -q -n auto test_all.py      (pytest-xdist: one test per core; plain `pytest test_all.py` works too)
 """
 import json
 import os
@@ -352,6 +352,8 @@ def test_run_all_tiny_writes_every_figure_and_skips_finished_runs(tmp_path):
     jobs = (tmp_path / 'out' / 'tiny' / 'jobs.txt').read_text().splitlines()
     assert len(jobs) == len(set(jobs)) == 5  # the sigma = 1 run is shared by Figs. 4 and 8
     assert all(os.path.exists(line.split()[1] + '/DONE') for line in jobs)
+    tail = '\n'.join(p.stdout.splitlines()[-15:])
+    assert '[5/5 runs' in p.stdout and 'C1 phases A -> B -> C in order:' in tail, tail  # progress; the verdicts at the end
     p = sh()
     assert p.returncode == 0 and p.stdout.count('skip ') == 5 and 'start ' not in p.stdout, p.stdout
     p = sh(('SLURM', '1'))
@@ -458,7 +460,7 @@ def test_other_canvas_size_end_to_end(tmp_path):
     run('make_data.py', f'--out_dir={tmp_path}', '--size=16', '--dx=2.0', '--dy=2.0')
     run('train.py', f'--out_dir={tmp_path}', '--width=8', '--attn_res=2', '--pe_dim=16', '--steps=2', '--ckpt_every=2', '--batch_size=4')
     p = run('sample.py', f'--out_dir={tmp_path}', '--n_samples=30', '--sample_steps=3')
-    assert 'it/s' in p.stderr or 'img/s' in p.stderr or 'img/s' in p.stdout  # the progress bar of the reverse steps
+    assert 'sample: 100%' in p.stderr and 'img-call' in p.stderr and 'img/s' in p.stdout  # the bar over reverse steps
     run('analyze.py', f'--out_dir={tmp_path}')
     with np.load(tmp_path / 'samples_0000002.npz') as f:
         assert f['images'].shape == (30, 16, 16) and f['layer4'].shape == (30, 8 * 8 * 8)
