@@ -128,7 +128,7 @@ if [ "${SLURM:-0}" = 1 ]; then  # one array task per run; `bash run_all.sh $PRES
     echo "#SBATCH --output=$(cd "$OUT" && pwd)/slurm_%A_%a.out"
     echo "# a task resumes its run from the last checkpoint when requeued or resubmitted; it uses the CPUs it was given"
     echo "cd \"$PWD\""
-    echo "export THREADS=\${SLURM_CPUS_PER_TASK:-$CPT} NGPU=$GPT"
+    echo "export THREADS=\${SLURM_CPUS_PER_TASK:-$CPT}  # SLURM sets CUDA_VISIBLE_DEVICES to the GPU it gave"; echo "unset NGPU"
     echo "bash run_all.sh job \$(sed -n \"\${SLURM_ARRAY_TASK_ID}p\" \"$(cd "$OUT" && pwd)/jobs.txt\")"
   } > "$OUT/sweep.sbatch.tmp" && mv "$OUT/sweep.sbatch.tmp" "$OUT/sweep.sbatch"
   echo "wrote $OUT/jobs.txt ($N runs) and $OUT/sweep.sbatch ($CPT CPU(s), $GPT GPU(s) per task); submit with: sbatch $OUT/sweep.sbatch"
