@@ -2,7 +2,8 @@
 # The prepared GPU measurement: one call, at most ~9 minutes on one H200 from a bare machine, everything into OUTDIR
 # (at most 8 files): bench.py on CUDA (bench.txt, bench.json), a short real run of the paper model on d = 1 with dense
 # checkpoints, each sampled by DDPM-1000 and analyzed (metrics.txt, fig3.png, claims.md), and two correctness checks
-# on CUDA (correctness.json: resume after a stop continues the same loss curve; sampling repeats with the same seed);
+# on CUDA (correctness.json: resume after a stop continues the same loss curve; sampling repeats with the same seed;
+# bf16 autocast's loss curve against fp32's and against another seed's);
 # log.txt holds everything printed.
 #   bash gpu_check.sh wheels                    # here, once: the packages the GPU machine lacks, as wheels in .whl/
 #   bash gpu_check.sh OUTDIR                    # on the GPU machine (carry .whl)
@@ -47,9 +48,9 @@ tail -n 1 "$OUT/bench.txt" > "$OUT/bench.json"
 LEVERS=$($PY -c "import json; print(','.join(json.load(open('$OUT/bench.json')).get('train_levers', [])))")
 
 say "short real run of the paper model on d = 1 (fast-path levers: ${LEVERS:-none})"
-EXTRA=""
+EXTRA=""  # the dry run checks the code paths, not speed: it keeps fp32 whatever the toy bench said
 case ",$LEVERS," in *,tf32,*) EXTRA="$EXTRA --tf32=True";; esac
-case ",$LEVERS," in *,bf16,*) EXTRA="$EXTRA --dtype=bfloat16";; esac
+case ",$LEVERS," in *,bf16,*) [ "$DEV" = cuda ] && EXTRA="$EXTRA --dtype=bfloat16";; esac
 R=$W/sweep/dx${FIG3}_dy${FIG3}_sigma1.0_seed0
 $PY make_data.py --out_dir="$R" $DATA
 $PY train.py --out_dir="$R" --device=$DEV $MODEL $RUN $EXTRA
@@ -66,22 +67,29 @@ for d in "$A" "$B"; do $PY make_data.py --out_dir="$d" $DATA > /dev/null; done
 $PY train.py --out_dir="$A" --device=$DEV $MODEL $EXTRA --steps=${RESUME[1]} --ckpt_every=$((RESUME[1] / 4)) > /dev/null 2>&1
 $PY train.py --out_dir="$B" --device=$DEV $MODEL $EXTRA --steps=${RESUME[0]} --ckpt_every=$((RESUME[1] / 4)) > /dev/null 2>&1
 $PY train.py --out_dir="$B" --device=$DEV $MODEL $EXTRA --steps=${RESUME[1]} --ckpt_every=$((RESUME[1] / 4)) > /dev/null 2>&1
+C=$W/bf16; D=$W/seed1  # bf16 autocast's loss curve against fp32's, beside the seed-to-seed spread
+for d in "$C" "$D"; do $PY make_data.py --out_dir="$d" $DATA > /dev/null; done
+$PY train.py --out_dir="$C" --device=$DEV $MODEL --dtype=bfloat16 --steps=${RESUME[1]} --ckpt_every=$((RESUME[1] / 4)) > /dev/null 2>&1
+$PY train.py --out_dir="$D" --device=$DEV $MODEL --seed=1 --steps=${RESUME[1]} --ckpt_every=$((RESUME[1] / 4)) > /dev/null 2>&1
 LAST=$(printf 'ckpt_%07d.pt' "${RESUME[1]}")
 $PY sample.py --out_dir="$A" --device=$DEV $SAMP --n_samples=16 --ckpts=${RESUME[1]} $EXTRA > /dev/null 2>&1
 cp "$A/samples_$(printf '%07d' "${RESUME[1]}").npz" "$W/first.npz"
 rm "$A/samples_$(printf '%07d' "${RESUME[1]}").npz"
 $PY sample.py --out_dir="$A" --device=$DEV $SAMP --n_samples=16 --ckpts=${RESUME[1]} $EXTRA > /dev/null 2>&1
-$PY - "$A" "$B" "$LAST" "$W/first.npz" "$OUT/correctness.json" << 'EOF'
+$PY - "$A" "$B" "$LAST" "$W/first.npz" "$OUT/correctness.json" "$C" "$D" << 'EOF'
 import glob, json, os, sys
 import numpy as np, torch
-a, b, last, first, out = sys.argv[1:]
+a, b, last, first, out, c, d_ = sys.argv[1:]
 ka, kb = (torch.load(f'{d}/{last}', map_location='cpu', weights_only=True) for d in (a, b))
 diff = max((ka['model'][k].float() - kb['model'][k].float()).abs().max().item() for k in ka['model'])
 losses = {d: {int(os.path.basename(p)[5:12]): torch.load(p, map_location='cpu', weights_only=True)['loss']
-              for p in sorted(glob.glob(f'{d}/ckpt_*.pt'))[1:]} for d in (a, b)}  # [1:]: step 0 has no loss
+              for p in sorted(glob.glob(f'{d}/ckpt_*.pt'))[1:]} for d in (a, b, c, d_)}  # [1:]: step 0 has no loss
 s1, s2 = np.load(first), np.load(f"{a}/samples_{int(last[5:12]):07d}.npz")
 res = dict(resume_max_abs_weight_diff=diff, resume_bitwise=diff == 0.0, loss_uninterrupted=losses[a], loss_resumed=losses[b],
            resume_max_loss_diff=max(abs(losses[a][s] - losses[b][s]) for s in losses[a]),
+           loss_bf16=losses[c], loss_seed1=losses[d_],
+           bf16_vs_fp32_max_loss_diff=max(abs(losses[c][s] - losses[a][s]) for s in losses[a]),
+           seed1_vs_seed0_max_loss_diff=max(abs(losses[d_][s] - losses[a][s]) for s in losses[a]),
            sampling_images_equal=bool(np.array_equal(s1['images'], s2['images'])),
            sampling_layer4_max_abs_diff=float(np.abs(s1['layer4'].astype(np.float32) - s2['layer4'].astype(np.float32)).max()))
 json.dump(res, open(out, 'w'), indent=1)
