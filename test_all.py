@@ -51,7 +51,7 @@ def test_alg1_on_clean_bumps():
     full = grid_labels(1.0)
     oracle, pred = accuracy(render(full, 1.0, 32), full, 1.0)
     print(f"oracle accuracy of Alg. 1 on the clean d=1 grid: {oracle['acc']:.4f}")
-    assert 0.85 < oracle['acc'] < 0.9  # SPEC.md: ~0.88, the border rows and columns miss by exactly 1
+    assert 0.85 < oracle['acc'] < 0.9  # ~0.88: the border rows and columns miss by exactly 1
     border = (full == 1) | (full == 32)
     assert np.allclose(np.abs(pred - full)[border], 1.0)
 

@@ -21,7 +21,7 @@ from model import UNet, Diffusion, autocast, pick_device
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'        # run folder holding data.npz; checkpoints go here too
-# model (SPEC.md Fig. 6)
+# model (the paper's Fig. 6)
 width = 64                 # base channel width (paper 64)
 attn_res = '32,16,8,4'     # comma-separated resolutions that get self-attention (paper: all four)
 pe_dim = 128               # length N of each sinusoidal encoding; the embedding is 3N
