@@ -214,6 +214,7 @@ def tiny_run(tmp_path_factory):
     ('train.py', '--device=cuda' if not torch.cuda.is_available() else '--device=tpu', 'device'),
     ('sample.py', '--rep_step=5 --sample_steps=50', 'rep_step'), ('sample.py', '--ckpts=7', 'ckpts'),
     ('analyze.py', '--tolerance=0', 'tolerance'), ('plot_figures.py', '--acc_threshold=2', 'acc_threshold'), ('train.py', '--width=10', 'width'),
+    ('train.py', '--ckpt_at=0,500', 'ckpt_at'),
 ])
 def test_bad_settings_fail_cleanly(tiny_run, script, arg, words):
     """A bad setting exits non-zero with one line on stderr naming it, no traceback, and leaves the disk as it was."""
@@ -302,8 +303,9 @@ def test_end_to_end_and_resume(tmp_path):
     a, b = tmp_path / 'a', tmp_path / 'b'
     for d in (a, b):
         run('make_data.py', f'--out_dir={d}', '--size=16', '--dx=2.0', '--dy=2.0')
-    train = [*TINY_MODEL, '--batch_size=8', '--ckpt_every=10', '--seed=3']
+    train = [*TINY_MODEL, '--batch_size=8', '--ckpt_every=20', '--ckpt_at=10', '--seed=3']
     run('train.py', f'--out_dir={a}', *train, '--steps=20')
+    assert sorted(os.listdir(a)) == ['ckpt_0000000.pt', 'ckpt_0000010.pt', 'ckpt_0000020.pt', 'data.npz']
     p = run('train.py', f'--out_dir={a}', *train, '--steps=30')
     assert 'resumed from' in p.stdout and 'at step 20' in p.stdout
     run('train.py', f'--out_dir={b}', *train, '--steps=30')

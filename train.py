@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from artifacts import checkpoints, load_npz, load_pt, save_pt, same_data
-from configurator import configure, check, fail, progress
+from configurator import config_block, configure, check, fail, progress
 from model import UNet, Diffusion, autocast, pick_device
 
 # -----------------------------------------------------------------------------
@@ -32,11 +32,14 @@ beta_end = 0.02            # linear beta schedule end
 steps = 320000             # optimizer steps (batches), the same for every dataset (paper A.6)
 batch_size = 32            # images per step
 lr = 3e-4                  # AdamW learning rate
+beta1 = 0.9                # AdamW betas (PyTorch's defaults; the paper names none)
+beta2 = 0.999
 weight_decay = 0.01        # AdamW weight decay (PyTorch's default; the paper names none)
 warmup = 0                 # linear lr warm-up steps (0 = none, the paper)
 lr_decay = 'none'          # lr after warm-up: 'none' (constant, the paper) or 'cosine' (to 0 at the last step)
 ema = 0.0                  # EMA decay of the weights used for sampling (0 = off, the paper mentions none)
 ckpt_every = 6400          # checkpoint (= evaluation point) every this many steps
+ckpt_at = ''               # comma-separated extra checkpoint steps, e.g. denser early to resolve the phases
 seed = 0                   # seeds init, batches, timesteps and noise
 # speed (measured in bench.py; none changes the maths beyond bf16 rounding)
 device = 'auto'            # 'auto' (cuda if present, else cpu), 'cpu' or 'cuda'
@@ -47,7 +50,8 @@ compile = 'none'           # torch.compile the network: 'none', 'default' or 're
 threads = 0                # torch CPU threads (0 = torch's default, one per core)
 time_limit = 0.0           # minutes after which training checkpoints and stops cleanly (0 = none); rerun to go on
 # -----------------------------------------------------------------------------
-RESUMABLE = ('out_dir', 'steps', 'ckpt_every', 'device', 'threads', 'channels_last', 'tf32', 'compile', 'time_limit')  # may change between a run and its resume
+DEFAULTS = {name: value for name, value, _ in config_block(__file__)}  # a setting an older checkpoint lacks had its default
+RESUMABLE = ('out_dir', 'steps', 'ckpt_every', 'ckpt_at', 'device', 'threads', 'channels_last', 'tf32', 'compile', 'time_limit')  # may change between a run and its resume
 
 
 def validate(c, size):
@@ -56,6 +60,10 @@ def validate(c, size):
     check(c['pe_dim'] % 2 == 0, 'pe_dim', c['pe_dim'], 'an even integer')
     check(c['width'] % 4 == 0, 'width', c['width'], 'a multiple of 4 (4 attention heads)')
     check(0 < c['lr'] < 1, 'lr', c['lr'], 'a number in (0, 1)')
+    for key in ('beta1', 'beta2'):
+        check(0 <= c[key] < 1, key, c[key], 'a number in [0, 1)')
+    extra = [s.strip() for s in str(c['ckpt_at']).split(',') if s.strip()]
+    check(all(s.isdigit() and 0 < int(s) for s in extra), 'ckpt_at', c['ckpt_at'], "comma-separated positive integers (steps) or ''")
     check(0 <= c['ema'] < 1, 'ema', c['ema'], 'a number in [0, 1) (0 = off)')
     check(0 < c['beta_start'] < c['beta_end'] < 1, 'beta_end', c['beta_end'], f"a number in (beta_start={c['beta_start']}, 1)")
     check(type(c['warmup']) is int and c['warmup'] >= 0, 'warmup', c['warmup'], 'an integer >= 0')
@@ -97,7 +105,7 @@ if __name__ == '__main__':
     ema_model = UNet(**model_args).to(device).requires_grad_(False) if ema else None
     if ema_model is not None:
         ema_model.load_state_dict(model.state_dict())
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=device.startswith('cuda'))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(beta1, beta2), weight_decay=weight_decay, fused=device.startswith('cuda'))
     gen = torch.Generator(device).manual_seed(seed)
 
     # resume from the latest checkpoint, refusing one from another dataset or configuration
@@ -107,7 +115,7 @@ if __name__ == '__main__':
         last = max(ckpts)
         ck = load_pt(ckpts[last], 'train.py (it resumes from the checkpoint before)')
         resumable = RESUMABLE if lr_decay == 'none' else tuple(k for k in RESUMABLE if k != 'steps')  # a decay ends at `steps`
-        diff = [k for k in config if k not in resumable and ck['config'].get(k, 'none' if k == 'lr_decay' else None) != config[k]]
+        diff = [k for k in config if k not in resumable and ck['config'].get(k, DEFAULTS.get(k)) != config[k]]
         if diff or not same_data(ck['data_config'], data['config']):
             what = ', '.join(f"{k}={ck['config'].get(k)!r} (now {config[k]!r})" for k in diff) or 'the dataset changed'
             fail(f"{ckpts[last]} was made with {what}: use another out_dir, or delete its checkpoints and rerun train.py")
@@ -136,6 +144,7 @@ if __name__ == '__main__':
 
     if start == 0 and 0 not in ckpts:
         save(0, loss_val)
+    extra_ckpts = {int(s) for s in str(ckpt_at).split(',') if s.strip()}
     bar = progress(steps, 'train', 'step', initial=start)
     t0, seen = time.time(), 0
     for step in range(start, steps):
@@ -153,7 +162,7 @@ if __name__ == '__main__':
                     pe.lerp_(pm, 1 - ema)
         seen += batch_size
         out_of_time = time_limit and time.time() - t0 > 60 * time_limit
-        is_ckpt = (step + 1) % ckpt_every == 0 or step + 1 == steps or out_of_time
+        is_ckpt = (step + 1) % ckpt_every == 0 or step + 1 in extra_ckpts or step + 1 == steps or out_of_time
         if step % 25 == 0 or is_ckpt:  # .item() syncs the device, so only now and then
             loss_val = loss.item()
             if not np.isfinite(loss_val):  # stop before a bad state reaches a checkpoint; earlier ones stay
