@@ -47,6 +47,7 @@ agree_dir = ''           # run folder whose checkpoints to compare samplers on (
 agree_ckpts = ''         # comma-separated steps ('' = first, middle and last)
 agree_file = 'results/sampler_agreement.json'  # agreement rows accumulate here (run, step, sampler)
 speed = True             # run the speed measurements (False: only the sampler agreement)
+scoring_only = False     # only time the scoring of one evaluation (Alg. 1, UMAP seeds, manifold metrics) and stop
 worker = ''              # internal: 'train' = one sharing process (prints its img/s)
 worker_dir = ''          # internal: the sharing processes' rendezvous folder
 threads = 0              # torch CPU threads (0 = default)
@@ -187,25 +188,42 @@ def sharing(args, batch, winners, ks, dev):
     return res
 
 
-def eval_seconds(args, winners, dev, sync):
-    """Wall time of one evaluation: n_eval samples by DDPM-1000 (layer 4 at the last call), Alg. 1, UMAP, R^2 and
-    the manifold metrics. The sampling is timed per network call and scaled to 1,000 calls; the scoring runs on
-    random layer-4 values of the real size (its cost does not depend on what they hold)."""
-    call = make_call(args, n_eval, set(winners), dev)
-    per_call = timed(call, 2, sync)
-    sampling = per_call * 1000
+def scoring_seconds(args):
+    """Wall time of scoring one evaluation as analyze.py does it: Alg. 1, UMAP with each of analyze.py's umap_seeds
+    (seed 0 gives the paper's R^2, the others umap_r2_sd) and the manifold metrics, on n_eval random layer-4 values of
+    the model's real size (their cost does not depend on what they hold). Returns (total, added by the manifold
+    metrics: representation() + the extra UMAP seeds)."""
     rng = np.random.default_rng(seed)
     labels = rng.uniform(1, args['size'], (n_eval, 2))
     images = render(labels, 1.0, args['size'])
     feats = rng.normal(size=(n_eval, args['width'] * (args['size'] // 2) ** 2)).astype(np.float16)
-    embed(feats[:50], *UMAP)  # numba compilation, paid once per process
-    t0 = time.perf_counter()
-    accuracy(images, labels)
-    r_squared(embed(feats, *UMAP), labels)
     a = ANALYZE
+    embed(feats[:50], *UMAP)  # numba compilation, paid once per process
+    representation(feats[:50], labels[:50], a['n_pca'], a['trust_k'], a['probe_folds'], a['seed'])
+    t = [time.perf_counter()]
+    accuracy(images, labels)
+    t.append(time.perf_counter())
+    for k in range(a['umap_seeds']):
+        r_squared(embed(feats, *UMAP[:3], UMAP[3] + k), labels)
+        t.append(time.perf_counter())
     representation(feats, labels, a['n_pca'], a['trust_k'], a['probe_folds'], a['seed'])
-    scoring = time.perf_counter() - t0
-    print(f"\none evaluation ({n_eval} samples, DDPM-1000 at {per_call * 1e3:.1f} ms/call, Alg. 1, UMAP, R^2, manifold metrics):"
+    t.append(time.perf_counter())
+    umaps = np.diff(t[1:-1])
+    added = t[-1] - t[-2] + umaps[1:].sum()
+    print(f"scoring {n_eval} x {feats.shape[1]:,} layer-4 values: Alg. 1 {t[1] - t[0]:.2f} s, UMAP + R^2 "
+          f"{' + '.join(f'{u:.2f}' for u in umaps)} s ({len(umaps)} seeds), manifold metrics {t[-1] - t[-2]:.2f} s; "
+          f"total {t[-1] - t[0]:.2f} s, of which the manifold metrics and extra UMAP seeds add {added:.2f} s")
+    return t[-1] - t[0], added
+
+
+def eval_seconds(args, winners, dev, sync):
+    """Wall time of one evaluation: n_eval samples by DDPM-1000 (layer 4 at the last call), then scoring_seconds.
+    The sampling is timed per network call and scaled to 1,000 calls."""
+    call = make_call(args, n_eval, set(winners), dev)
+    per_call = timed(call, 2, sync)
+    sampling = per_call * 1000
+    scoring, _ = scoring_seconds(args)
+    print(f"\none evaluation ({n_eval} samples, DDPM-1000 at {per_call * 1e3:.1f} ms/call, then the scoring above):"
           f" sampling {sampling:.1f} s + scoring {scoring:.1f} s = {sampling + scoring:.1f} s")
     return sampling, scoring
 
@@ -293,6 +311,10 @@ if __name__ == '__main__':
         [l for l in levers.split(',') if l.strip()]
     check(all(l in ALL_LEVERS for l in use_levers), 'levers', levers, f"'auto' or comma-separated from {','.join(ALL_LEVERS)}")
     out = dict(device=dev, torch=torch.__version__, model=model if not dry else 'dry', batch=BATCH)
+    if scoring_only:
+        total, added = scoring_seconds(MODEL_ARGS)
+        print(json.dumps(dict(out, threads=torch.get_num_threads(), scoring_s=round(total, 2), manifold_metrics_added_s=round(added, 2))))
+        sys.exit(0)
     if speed:
         print(f"torch {torch.__version__} on {torch.cuda.get_device_name() if cuda else 'cpu'}; {torch.get_num_threads()} CPU threads; "
               f"model {MODEL_ARGS}, batch {BATCH}, {sum(p.numel() for p in UNet(**MODEL_ARGS).parameters()) / 1e6:.2f} M parameters")
