@@ -3,6 +3,7 @@ Score every samples file of a run (paper Sec. A.3): label accuracy by Alg. 1, th
 embedding of layer 4, and deterministic measures of the layer-4 manifold itself (metrics.representation).
 
     python analyze.py --out_dir=out/run
+    python sample.py --out_dir=out/run & python analyze.py --out_dir=out/run --follow=$!   # scoring beside sampling
 
 Writes {out_dir}/metrics.npz with one row per (checkpoint, split): step, split ('id' or 'ood'),
   acc, acc_x, acc_y       Eq. 1 by Alg. 1 (joint, x only, y only)
@@ -36,9 +37,47 @@ n_pca = 50               # PCA components for the probe and trustworthiness
 trust_k = 10             # neighbours of trustworthiness
 probe_folds = 5          # cross-validation folds of the ridge probe (fixed, shuffled with `seed`)
 n_examples = 25          # images kept per row for the figures
+follow = 0               # pid of a running sample.py: score its files as they are written, until it exits (0 = off)
 # -----------------------------------------------------------------------------
 COLS = ('split', 'step', 'acc', 'acc_x', 'acc_y', 'oracle_acc', 'n_none', 'n_one', 'n_many', 'n_fill', 'r2', 'umap_r2_sd',
         'probe_r2', 'trust', 'id_dim', 'pca_dim')
+
+
+def running(pid):
+    """Whether process `pid` is still running (a finished child not yet reaped by its parent counts as finished)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:  # no /proc (macOS): trust kill()
+        return True
+
+
+def score(path):
+    """One row of metrics.npz from one samples file (plus its config under 'cfg')."""
+    s = load_npz(path, 'sample.py', keys=('images', 'labels', 'layer4', 'step'))
+    sc = s['config']
+    if not np.isfinite(s['layer4'].astype(np.float32)).all():
+        fail(f"{path} holds non-finite layer-4 values (a diverged checkpoint?): rerun train.py from an earlier checkpoint")
+    t0 = time.time()
+    labels = s['labels'].astype(np.float64)
+    acc, pred = accuracy(s['images'], labels, tolerance)
+    oracle, _ = accuracy(render(labels, sc['data']['sigma'], sc['data']['size']), labels, tolerance)
+    embs = [embed(s['layer4'], n_neighbors, min_dist, umap_dims, seed + k) for k in range(umap_seeds)]
+    r2s = [r_squared(e, labels) for e in embs]
+    row = dict(step=int(s['step']), split='ood' if os.path.basename(path).startswith('ood') else 'id', **acc,
+               oracle_acc=oracle['acc'], **r2s[0], umap_r2_sd=float(np.std([r['r2'] for r in r2s])),
+               **representation(s['layer4'], labels, n_pca, trust_k, probe_folds, seed),
+               emb=embs[0].astype(np.float32), labels=s['labels'], pred=pred.astype(np.float32),
+               examples=s['images'][:n_examples], cfg=sc)
+    print(f"{path}: acc {row['acc']:.3f} (oracle {row['oracle_acc']:.3f}) r2 {row['r2']:.3f} probe_r2 {row['probe_r2']:.3f} "
+          f"trust {row['trust']:.3f} id_dim {row['id_dim']:.2f} [{time.time() - t0:.1f}s]", flush=True)
+    return row
 
 
 def table_line(r):
@@ -52,33 +91,31 @@ if __name__ == '__main__':
         check(type(config[key]) is int and config[key] >= low, key, config[key], f'an integer >= {low}')
     check(0 <= min_dist, 'min_dist', min_dist, 'a number >= 0')
     check(tolerance > 0, 'tolerance', tolerance, 'a number > 0')
-    files = sample_files(out_dir)
-    if not files:
+    check(type(follow) is int and follow >= 0, 'follow', follow, 'a process id (integer >= 0; 0 = off)')
+    if follow:  # scoring beside the sampler: score each samples file as it appears, until the sampler exits
+        print(f"following sample.py (pid {follow}): scoring each samples file as it is written", flush=True)
+    elif not sample_files(out_dir):
         fail(f"no samples in {out_dir}: run sample.py first")
-    print(f"{len(files)} samples files; the first UMAP call compiles numba code (~10-20 s, once per process)", flush=True)
-    rows, first_cfg = [], None
-    for i, path in enumerate(files):
-        s = load_npz(path, 'sample.py', keys=('images', 'labels', 'layer4', 'step'))
-        sc = s['config']
-        first_cfg = first_cfg or sc
-        if not same_data(sc['data'], first_cfg['data']) or result_settings(sc['sample']) != result_settings(first_cfg['sample']):
+    print("the first UMAP call compiles numba code (~10-20 s, once per process)", flush=True)
+    rows, stamp = {}, {}
+    while True:
+        sampling = follow and running(follow)  # read before the scan, so that the last files are scored after it exits
+        for path in sample_files(out_dir):
+            if stamp.get(path) != os.path.getmtime(path):  # new, or rewritten by the sampler since
+                stamp[path] = os.path.getmtime(path)
+                rows[path] = score(path)
+        if not sampling:
+            break
+        time.sleep(2)
+    if not rows:
+        fail(f"no samples in {out_dir}: sample.py wrote none")
+    files = sorted(rows)
+    first = rows[files[0]]['cfg']
+    for path in files:
+        cfg = rows[path].pop('cfg')
+        if not same_data(cfg['data'], first['data']) or result_settings(cfg['sample']) != result_settings(first['sample']):
             fail(f"{path} was sampled with other settings or data than {files[0]}: rerun sample.py for the whole run")
-        if not np.isfinite(s['layer4'].astype(np.float32)).all():
-            fail(f"{path} holds non-finite layer-4 values (a diverged checkpoint?): rerun train.py from an earlier checkpoint")
-        t0 = time.time()
-        labels = s['labels'].astype(np.float64)
-        acc, pred = accuracy(s['images'], labels, tolerance)
-        oracle, _ = accuracy(render(labels, sc['data']['sigma'], sc['data']['size']), labels, tolerance)
-        embs = [embed(s['layer4'], n_neighbors, min_dist, umap_dims, seed + k) for k in range(umap_seeds)]
-        r2s = [r_squared(e, labels) for e in embs]
-        row = dict(step=int(s['step']), split='ood' if os.path.basename(path).startswith('ood') else 'id', **acc,
-                   oracle_acc=oracle['acc'], **r2s[0], umap_r2_sd=float(np.std([r['r2'] for r in r2s])),
-                   **representation(s['layer4'], labels, n_pca, trust_k, probe_folds, seed),
-                   emb=embs[0].astype(np.float32), labels=s['labels'], pred=pred.astype(np.float32),
-                   examples=s['images'][:n_examples])
-        rows.append(row)
-        print(f"[{i + 1}/{len(files)}] {path}: acc {row['acc']:.3f} (oracle {row['oracle_acc']:.3f}) r2 {row['r2']:.3f} "
-              f"probe_r2 {row['probe_r2']:.3f} trust {row['trust']:.3f} id_dim {row['id_dim']:.2f} [{time.time() - t0:.1f}s]", flush=True)
+    first_cfg, rows = first, list(rows.values())
     rows.sort(key=lambda r: (r['split'], r['step']))
     table = {k: np.array([r[k] for r in rows]) for k in rows[0]}
     path = os.path.join(out_dir, 'metrics.npz')

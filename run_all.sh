@@ -7,6 +7,7 @@
 #   bash run_all.sh cpu      # the CPU sweep (README: what it shows, measured wall time)
 #   bash run_all.sh paper    # the paper's model, schedule and sweep (GPU scale: 123 runs of 320,000 steps)
 #   JOBS=4 THREADS=1 bash run_all.sh   # runs at a time, torch threads per run (defaults: see the end of this file)
+#   OVERLAP=1 bash run_all.sh          # score each checkpoint while the next is sampled (default on a GPU only)
 #   SLURM=1 bash run_all.sh paper      # write out/paper/jobs.txt + sweep.sbatch for `sbatch`, run nothing (README)
 # Rerunning skips finished runs (a DONE file holding the same settings), resumes unfinished ones and redraws the
 # figures. Once a sweep.sbatch exists for a preset, rerunning only gathers: it draws what has finished and lists the
@@ -23,12 +24,12 @@ preset() {  # the settings of one preset: the sweep (what the figures need), the
            TRAIN="--width=8 --attn_res=4 --pe_dim=16 --steps=30 --ckpt_every=10 --batch_size=16"
            SAMPLE="--n_samples=40 --sample_steps=5"; ANALYZE="--umap_seeds=1" ;;
     quick) SIZE=32; INCS="1.0"; SIGMAS=""; SIGMA_INCS=""; IMBAL=""; HOLE_D=1.0; HOLES=""; SEEDS="0"; FIG3_D=1.0
-           TRAIN="--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --lr_decay=cosine --batch_size=64 --steps=6000 --ckpt_every=500"
+           TRAIN="--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --lr_decay=cosine --batch_size=32 --steps=12000 --ckpt_every=2000 --ckpt_at=500,1000,3000"
            SAMPLE="--n_samples=500 --sampler=ddim --eta=1.0 --sample_steps=100"; ANALYZE=""
            CPUS=2; RUN_THREADS=0 ;;  # one run: every core serves it
     cpu)   SIZE=32; INCS="0.1 0.5 1.0"; SIGMAS="0.5 1.0"; SIGMA_INCS="1.0"; IMBAL="0.1,1.0 0.1,0.5"
            HOLE_D=0.1; HOLES="13,19 11,21"; SEEDS="0"; FIG3_D=1.0
-           TRAIN="--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --lr_decay=cosine --batch_size=64 --steps=6000 --ckpt_every=1000"
+           TRAIN="--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --lr_decay=cosine --batch_size=32 --steps=12000 --ckpt_every=2000 --ckpt_at=1000"
            SAMPLE="--n_samples=500 --sampler=ddim --eta=1.0 --sample_steps=100"; ANALYZE="" ;;
     paper) SIZE=32; INCS="0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 1.0"; SIGMAS="0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 1.0"
            SIGMA_INCS="0.1 0.5 1.0"; IMBAL="0.1,1.0 0.1,0.5"; HOLE_D=0.1; HOLES="13,19 11,21"; SEEDS="0 1 2"; FIG3_D=1.0
@@ -66,10 +67,19 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
   rm -f "$dir/FAILED"
   stage() { echo "== $1" >> "$dir/log.txt"; shift; "$@" >> "$dir/log.txt" 2>&1; }
   : > "$dir/log.txt"
+  evaluate() {  # sample every checkpoint, then score; OVERLAP=1 (the default on a GPU) scores each file as it is written
+    if [ "${OVERLAP:-$GPU}" = 1 ]; then
+      stage sample $PY sample.py --out_dir="$dir" $SAMPLE $TH & local sp=$! a=0 s=0
+      stage analyze $PY analyze.py --out_dir="$dir" $ANALYZE --follow=$sp || a=$?
+      wait $sp || s=$?
+      [ $a = 0 ] && [ $s = 0 ]
+    else
+      stage sample $PY sample.py --out_dir="$dir" $SAMPLE $TH && stage analyze $PY analyze.py --out_dir="$dir" $ANALYZE
+    fi
+  }
   if stage make_data $PY make_data.py --out_dir="$dir" --size=$SIZE --dx="$dx" --dy="$dy" --sigma="$sigma" $HOLE_ARGS &&
      stage train $PY train.py --out_dir="$dir" --seed="$seed" $TRAIN $TH &&
-     stage sample $PY sample.py --out_dir="$dir" $SAMPLE $TH &&
-     stage analyze $PY analyze.py --out_dir="$dir" $ANALYZE; then
+     evaluate; then
     echo "$sig" > "$dir/DONE.tmp" && mv "$dir/DONE.tmp" "$dir/DONE"
     finished "done  $dir ($((SECONDS - t0)) s)" ran
   else

@@ -335,9 +335,13 @@ def test_end_to_end_and_resume(tmp_path):
         assert json.loads(m['config'].item())['analyze']['n_neighbors'] == 15
     assert 'r2' in p.stdout and 'acc' in p.stdout
 
-    # determinism: the same seeds on the identically trained twin give the same metrics file, bit for bit
-    run('sample.py', f'--out_dir={b}', '--n_samples=40', '--sample_steps=10', '--ckpts=0,20,30')
-    run('analyze.py', f'--out_dir={b}')
+    # determinism: the same seeds on the identically trained twin give the same metrics file, bit for bit, also when
+    # analyze.py scores each samples file while sample.py is still writing the next (--follow=<sampler's pid>)
+    sampler = subprocess.Popen([sys.executable, os.path.join(HERE, 'sample.py'), f'--out_dir={b}', '--n_samples=40',
+                                '--sample_steps=10', '--ckpts=0,20,30'], cwd=HERE, env={**os.environ, 'OMP_NUM_THREADS': '1'},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = run('analyze.py', f'--out_dir={b}', f'--follow={sampler.pid}')
+    assert sampler.wait() == 0 and 'following sample.py' in p.stdout
     with np.load(a / 'metrics.npz') as ma, np.load(b / 'metrics.npz') as mb:
         assert all(np.array_equal(ma[k], mb[k]) for k in ma.files if k != 'config')
 
@@ -594,12 +598,13 @@ def test_run_all_tiny_on_slurm_and_locally(tmp_path, slurm_cluster):
         assert [os.path.exists(line.split()[1] + '/DONE') for line in jobs] == [False] * 3 + [True] * 2, logs
         p = sh('tiny')
         assert p.returncode == 0 and '2 of 5 runs finished' in p.stdout and sum(l.startswith('missing ') for l in p.stdout.splitlines()) == 3, p.stdout
-    p = sh('tiny', LOCAL='1')
+    p = sh('tiny', LOCAL='1', OVERLAP='1')  # scoring beside sampling here (the GPU default); the cluster ran them in turn
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert p.stdout.count('skip ') == 2 * on_slurm and p.stdout.count('start ') == 5 - 2 * on_slurm, p.stdout
     jobs = (sweep / 'jobs.txt').read_text().splitlines()
     assert len(jobs) == len(set(jobs)) == 5  # the sigma = 1 run is shared by Figs. 4 and 8
     assert all(os.path.exists(line.split()[1] + '/DONE') for line in jobs)
+    assert 'following sample.py' in open(os.path.join(jobs[0].split()[1], 'log.txt')).read()
     for name in ('fig3', 'fig4', 'fig5', 'fig8', 'fig9'):
         for ext in ('png', 'pdf'):
             assert (tmp_path / 'figures' / 'tiny' / f'{name}.{ext}').stat().st_size > 1000, (name, ext)
