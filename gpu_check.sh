@@ -54,9 +54,11 @@ case ",$LEVERS," in *,bf16,*) [ "$DEV" = cuda ] && EXTRA="$EXTRA --dtype=bfloat1
 R=$W/sweep/dx${FIG3}_dy${FIG3}_sigma1.0_seed0
 $PY make_data.py --out_dir="$R" $DATA
 $PY train.py --out_dir="$R" --device=$DEV $MODEL $RUN $EXTRA
-say "sampling every checkpoint (DDPM-1000 in the real check) and scoring"
-$PY sample.py --out_dir="$R" --device=$DEV $SAMP $EXTRA
-$PY analyze.py --out_dir="$R" | tee "$W/analyze.txt"
+say "sampling every checkpoint (DDPM-1000 in the real check), scoring each on the CPU while the next is sampled"
+$PY sample.py --out_dir="$R" --device=$DEV $SAMP $EXTRA & SP=$!
+$PY analyze.py --out_dir="$R" --follow=$SP | tee "$W/analyze.txt"
+wait $SP
+say "sampled and scored"
 sed -n '/^ split/,$p' "$W/analyze.txt" > "$OUT/metrics.txt"
 $PY plot_figures.py --sweep_dir="$W/sweep" --fig_dir="$W/fig" --claims="$OUT/claims.md" --fig3_d=$FIG3 --sigma_incs=
 cp "$W/fig/fig3.png" "$OUT/fig3.png"
