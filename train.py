@@ -32,8 +32,8 @@ beta_end = 0.02            # linear beta schedule end
 steps = 320000             # optimizer steps (batches), the same for every dataset (paper A.6)
 batch_size = 32            # images per step
 lr = 3e-4                  # AdamW learning rate
-beta1 = 0.9                # AdamW betas (PyTorch's defaults; the paper names none)
-beta2 = 0.999
+beta1 = 0.9                # AdamW beta1 (PyTorch's default for both betas; the paper names none)
+beta2 = 0.999              # AdamW beta2 (second-moment decay)
 weight_decay = 0.01        # AdamW weight decay (PyTorch's default; the paper names none)
 warmup = 0                 # linear lr warm-up steps (0 = none, the paper)
 lr_decay = 'none'          # lr after warm-up: 'none' (constant, the paper) or 'cosine' (to 0 at the last step)
