@@ -38,6 +38,7 @@ levers = 'auto'          # comma-separated levers to try, or 'auto' (all on CUDA
 repeats = 5              # timed repeats per measurement (the median is reported)
 n_eval = 500             # samples per evaluation (the paper's 500), all in one batch
 runs_per_gpu = '1,2,4,8' # processes sharing one GPU for the aggregate training throughput ('' = skip; CUDA only)
+ensembles = '2,4,8'      # models trained at once by one process (vmap) for the aggregate throughput ('' = skip; CUDA or dry)
 share_seconds = 20.0     # seconds each sharing process trains while timed
 paper_steps = 320000     # steps of one paper run (for the projection)
 paper_evals = 51         # evaluations of one paper run
@@ -117,6 +118,52 @@ def make_train_step(args, batch, use, dev):
         opt.step()
         return loss
     return step
+
+
+def make_ensemble_step(args, batch, k, use, dev):
+    """One training step of k models at once in one process: their weights stacked (torch.func.stack_module_state)
+    and one vmapped network call over (k, batch) images. AdamW is elementwise, so one AdamW over the stacked weights
+    is k independent AdamWs; t and the noise are drawn outside vmap, per image."""
+    from torch.func import functional_call, stack_module_state, vmap
+    torch.manual_seed(seed)
+    set_tf32('tf32' in use)
+    params, buffers = stack_module_state([UNet(**args).to(dev) for _ in range(k)])
+    base = UNet(**args).to('meta')  # the architecture only; functional_call fills in each model's weights
+    opt = torch.optim.AdamW(list(params.values()), lr=TRAIN['lr'], fused=True if 'fused_adam' in use else None)
+    diff = Diffusion().to(dev)
+    size = args['size']
+    x0 = torch.rand(k * batch, 1, size, size, device=dev) * 2 - 1
+    mu = torch.rand(k * batch, 2, device=dev) * size
+    dtype = 'bfloat16' if 'bf16' in use else 'float32'
+    mse = lambda p, b, xt, t, m, eps: torch.nn.functional.mse_loss(functional_call(base, (p, b), (xt, t, m)).float(), eps)
+    losses = vmap(mse)
+    split = lambda z: z.view(k, batch, *z.shape[1:])
+
+    def step():
+        t = torch.randint(0, diff.T, (k * batch,), device=dev)
+        eps = torch.randn_like(x0)
+        with autocast(dev, dtype):
+            loss = losses(params, buffers, split(diff.q_sample(x0, t, eps)), split(t), split(mu), split(eps)).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def ensembles_table(args, batch, ks, winners, dev, sync):
+    """Aggregate training img/s of k models trained by one process (vmap), eager winners only; {k: img/s}."""
+    use = {w for w in winners if w not in ('compile', 'cudagraphs')}
+    print(f"\nk models in one process (torch.func.vmap; levers: {'+'.join(sorted(use)) or 'none'}):")
+    res = {}
+    for k in ks:
+        try:
+            res[k] = k * batch / timed(make_ensemble_step(args, batch, k, use, dev), repeats, sync)
+        except Exception as e:  # reported, not fatal: the rest of the check goes on
+            print(f"  {k} models: failed ({type(e).__name__}: {str(e).splitlines()[0][:100]})")
+            continue
+        print(f"  {k} models in one process: {res[k]:9.1f} img/s together ({res[k] / k:.1f} each)", flush=True)
+    return res
 
 
 def make_call(args, n, use, dev):
@@ -325,6 +372,8 @@ if __name__ == '__main__':
         sampling, scoring = eval_seconds(MODEL_ARGS, cwin, dev, sync)
         ks = [int(k) for k in runs_per_gpu.split(',') if k.strip()] if cuda else []
         share = sharing(MODEL_ARGS, BATCH, winners, ks, dev) if ks else {}
+        eks = [int(k) for k in ensembles.split(',') if k.strip()] if cuda or dry else []
+        ens = ensembles_table(MODEL_ARGS, BATCH, eks, winners, dev, sync) if eks else {}
         best_k = max(share, key=share.get) if share else 1
         agg = share.get(best_k, fast)
         ev = sampling + scoring
@@ -337,7 +386,8 @@ if __name__ == '__main__':
                    train_levers=winners, call_img_s_plain=round(cplain, 1), call_img_s_fast=round(cfast, 1), call_levers=cwin,
                    eval_seconds_paper=round(ev, 1), eval_sampling_s=round(sampling, 1), eval_scoring_s=round(scoring, 1),
                    paper_run_minutes=round(run_min, 1), sweep_hours_one_gpu=round(sweep_h, 1), runs_per_gpu_best=best_k,
-                   aggregate_img_s={str(k): round(v, 1) for k, v in share.items()})
+                   aggregate_img_s={str(k): round(v, 1) for k, v in share.items()},
+                   ensemble_img_s={str(k): round(v, 1) for k, v in ens.items()})
     if agree_dir:  # sampler agreement on trained checkpoints
         check(all(s.strip().isdigit() for s in agree_ckpts.split(',') if s.strip()), 'agree_ckpts', agree_ckpts,
               "comma-separated checkpoint steps, e.g. '1000,6000'")
