@@ -29,7 +29,7 @@ from artifacts import checkpoints, load_pt
 from bumps import draw_labels, render
 from configurator import check, config_block, configure, fail, parse_overrides
 from metrics import accuracy, embed, r_squared, representation
-from model import UNet, Diffusion, autocast, generate, pick_device
+from model import UNet, Diffusion, autocast, ensemble_losses, generate, pick_device
 
 # -----------------------------------------------------------------------------
 device = 'auto'          # 'auto', 'cpu' or 'cuda'
@@ -124,7 +124,7 @@ def make_ensemble_step(args, batch, k, use, dev):
     """One training step of k models at once in one process: their weights stacked (torch.func.stack_module_state)
     and one vmapped network call over (k, batch) images. AdamW is elementwise, so one AdamW over the stacked weights
     is k independent AdamWs; t and the noise are drawn outside vmap, per image."""
-    from torch.func import functional_call, stack_module_state, vmap
+    from torch.func import stack_module_state
     torch.manual_seed(seed)
     set_tf32('tf32' in use)
     params, buffers = stack_module_state([UNet(**args).to(dev) for _ in range(k)])
@@ -135,15 +135,13 @@ def make_ensemble_step(args, batch, k, use, dev):
     x0 = torch.rand(k * batch, 1, size, size, device=dev) * 2 - 1
     mu = torch.rand(k * batch, 2, device=dev) * size
     dtype = 'bfloat16' if 'bf16' in use else 'float32'
-    mse = lambda p, b, xt, t, m, eps: torch.nn.functional.mse_loss(functional_call(base, (p, b), (xt, t, m)).float(), eps)
-    losses = vmap(mse)
     split = lambda z: z.view(k, batch, *z.shape[1:])
 
     def step():
         t = torch.randint(0, diff.T, (k * batch,), device=dev)
         eps = torch.randn_like(x0)
         with autocast(dev, dtype):
-            loss = losses(params, buffers, split(diff.q_sample(x0, t, eps)), split(t), split(mu), split(eps)).sum()
+            loss = ensemble_losses(base, params, buffers, split(diff.q_sample(x0, t, eps)), split(t), split(mu), split(eps)).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -152,8 +150,8 @@ def make_ensemble_step(args, batch, k, use, dev):
 
 
 def ensembles_table(args, batch, ks, winners, dev, sync):
-    """Aggregate training img/s of k models trained by one process (vmap), eager winners only; {k: img/s}."""
-    use = {w for w in winners if w not in ('compile', 'cudagraphs')}
+    """Aggregate training img/s of k models trained by one process (vmap) with the winners it can use; {k: img/s}."""
+    use = {w for w in winners if w in ('tf32', 'bf16', 'fused_adam')}  # the levers make_ensemble_step applies
     print(f"\nk models in one process (torch.func.vmap; levers: {'+'.join(sorted(use)) or 'none'}):")
     res = {}
     for k in ks:
@@ -340,6 +338,9 @@ def acc_delta(rows, fast_name):
 if __name__ == '__main__':
     config = configure(globals())
     check(type(repeats) is int and repeats >= 1, 'repeats', repeats, 'an integer >= 1')
+    for key in ('runs_per_gpu', 'ensembles'):
+        check(all(k.strip().isdigit() and int(k) > 0 for k in str(config[key]).split(',') if k.strip()), key, config[key],
+              "comma-separated positive integers (e.g. '2,4,8') or ''")
     TRAIN, SAMPLE, ANALYZE = preset_settings(model) if model != 'paper' else (defaults('train.py'), defaults('sample.py'), defaults('analyze.py'))
     UMAP = (ANALYZE['n_neighbors'], ANALYZE['min_dist'], ANALYZE['umap_dims'], ANALYZE['seed'])
     MODEL_ARGS = dict(width=TRAIN['width'], attn_res=TRAIN['attn_res'], pe_dim=TRAIN['pe_dim'], size=32)

@@ -174,17 +174,17 @@ def test_fast_paths_match_plain():
 
 
 def test_vmapped_models_match_separate_ones():
-    """bench.py's several-models-in-one-process step (torch.func: stacked weights, one vmapped call) gives each model
+    """model.ensemble_losses, bench.py's several-models-in-one-process step (stacked weights, one vmapped call), gives each model
     the loss and gradients it gets alone on the same images, timesteps and noise (max abs 1e-5)."""
-    from torch.func import functional_call, stack_module_state, vmap
+    from torch.func import stack_module_state
+    from model import ensemble_losses
     torch.manual_seed(0)
     nets = [UNet(8, '8,4', pe_dim=16) for _ in range(2)]
     params, buffers = stack_module_state(nets)
     base = UNet(8, '8,4', pe_dim=16).to('meta')
     xt, eps = torch.randn(2, 3, 1, 32, 32), torch.randn(2, 3, 1, 32, 32)
     t, mu = torch.randint(0, 1000, (2, 3)), torch.rand(2, 3, 2) * 32
-    mse = lambda p, b, x, tt, m, e: torch.nn.functional.mse_loss(functional_call(base, (p, b), (x, tt, m)), e)
-    losses = vmap(mse)(params, buffers, xt, t, mu, eps)
+    losses = ensemble_losses(base, params, buffers, xt, t, mu, eps)
     losses.sum().backward()
     for i, net in enumerate(nets):
         alone = torch.nn.functional.mse_loss(net(xt[i], t[i], mu[i]), eps[i])
