@@ -29,7 +29,7 @@ preset() {  # the settings of one preset: the sweep (what the figures need), the
            CPUS=2; RUN_THREADS=0 ;;  # one run: every core serves it
     cpu)   SIZE=32; INCS="0.1 0.5 1.0"; SIGMAS="0.5 1.0"; SIGMA_INCS="1.0"; IMBAL="0.1,1.0 0.1,0.5"
            HOLE_D=0.1; HOLES="13,19 11,21"; SEEDS="0"; FIG3_D=1.0
-           TRAIN="--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --lr_decay=cosine --batch_size=64 --steps=6000 --ckpt_every=1000"
+           TRAIN="--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --lr_decay=cosine --batch_size=32 --steps=16000 --ckpt_every=4000 --ckpt_at=2000"
            SAMPLE="--n_samples=500 --sampler=ddim --eta=1.0 --sample_steps=100"; ANALYZE="" ;;
     paper) SIZE=32; INCS="0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 1.0"; SIGMAS="0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 1.0"
            SIGMA_INCS="0.1 0.5 1.0"; IMBAL="0.1,1.0 0.1,0.5"; HOLE_D=0.1; HOLES="13,19 11,21"; SEEDS="0 1 2"; FIG3_D=1.0
