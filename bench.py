@@ -29,7 +29,7 @@ from artifacts import checkpoints, load_pt
 from bumps import draw_labels, render
 from configurator import check, config_block, configure, fail, parse_overrides
 from metrics import accuracy, embed, r_squared, representation
-from model import UNet, Diffusion, autocast, ensemble_losses, generate, pick_device
+from model import UNet, Diffusion, autocast, ensemble_losses, generate, pick_device, set_tf32
 
 # -----------------------------------------------------------------------------
 device = 'auto'          # 'auto', 'cpu' or 'cuda'
@@ -87,11 +87,6 @@ def timed(fn, repeats, sync):
         sync()
         ts.append(time.perf_counter() - t0)
     return float(np.median(ts))
-
-
-def set_tf32(on):
-    torch.backends.cuda.matmul.allow_tf32 = on
-    torch.backends.cudnn.allow_tf32 = on
 
 
 def make_train_step(args, batch, use, dev):

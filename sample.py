@@ -20,7 +20,7 @@ import torch
 from artifacts import checkpoints, load_npz, load_pt, result_settings, same_data, save_npz
 from bumps import draw_labels
 from configurator import configure, check, fail, progress
-from model import UNet, Diffusion, generate, pick_device
+from model import UNet, Diffusion, generate, pick_device, set_tf32
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'      # run folder with data.npz and ckpt_*.pt
@@ -69,8 +69,7 @@ if __name__ == '__main__':
     device = pick_device(device)
     if threads:
         torch.set_num_threads(threads)
-    if device.startswith('cuda'):
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    set_tf32(tf32)
     id_labels, ood_labels = draw_labels(data['config'], data['labels'], n_samples, seed)
 
     outs = [('samples', id_labels)] + ([('ood', ood_labels)] if ood_labels is not None else [])

@@ -17,7 +17,7 @@ import torch
 
 from artifacts import checkpoints, load_npz, load_pt, save_pt, same_data
 from configurator import config_block, configure, check, fail, progress
-from model import UNet, Diffusion, autocast, pick_device
+from model import UNet, Diffusion, autocast, pick_device, set_tf32
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'        # run folder holding data.npz; checkpoints go here too
@@ -99,8 +99,7 @@ if __name__ == '__main__':
     diffusion = Diffusion(T, beta_start, beta_end).to(device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
-    if device.startswith('cuda'):
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    set_tf32(tf32)
     net = model if compile == 'none' else torch.compile(model, mode=None if compile == 'default' else compile)  # saves use `model`
     ema_model = UNet(**model_args).to(device).requires_grad_(False) if ema else None
     if ema_model is not None:
