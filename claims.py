@@ -180,4 +180,14 @@ def write_claims(path, sweep_dir, rows, runs, th):
             m = r['id']
             cells = ' | '.join(f"{m[k][0]:.2f} -> {m[k][-1]:.2f}" for k in keys)
             f.write(f"| {r['name']} | {r['seed']} | {m['step'][-1]} | {cells} | {'yes' if r['chosen'] else ''} |\n")
+        f.write("\n## Phases per run (and inside the hole: ood)\n\n| run | split | phase by step | first step learned | "
+                "final acc (oracle) |\n|---|---|---|---|---|\n")
+        for r in runs:
+            for split in ('id', 'ood'):
+                if split in r:
+                    m = r[split]
+                    strip = ' '.join(f"{s}:{p}" for s, p in zip(m['step'], phase_labels(m, th)))
+                    first = steps_to(m, th['frac'])
+                    f.write(f"| {r['name']} | {split} | {strip} | {'never' if first == np.inf else int(first)} | "
+                            f"{m['acc'][-1]:.3f} ({m['oracle_acc'][-1]:.3f}) |\n")
     os.replace(path + '.tmp', path)
