@@ -632,8 +632,9 @@ def test_run_all_tiny_on_slurm_and_locally(tmp_path, slurm_cluster):
     claims_md = (tmp_path / 'results' / 'tiny' / 'claims.md').read_text()
     assert all(f'| C{k} ' in claims_md for k in range(1, 7))
     phase_rows = re.findall(r'^\| (\S+) \| (id|ood) \| ((?:\d+:[ABC] ?)+) \|', claims_md.split('## Phases per run')[1], re.M)
-    assert sorted(n for n, s, _ in phase_rows if s == 'id') == sorted(os.path.basename(l.split()[1]) for l in jobs)
-    assert [n for n, s, _ in phase_rows if s == 'ood'] == [n for n in sorted(os.path.basename(l.split()[1]) for l in jobs) if 'hole' in n]
+    names = sorted(os.path.basename(line.split()[1]) for line in jobs)
+    assert sorted(n for n, s, _ in phase_rows if s == 'id') == names
+    assert [n for n, s, _ in phase_rows if s == 'ood'] == [n for n in names if 'hole' in n]
     assert all(strip.split()[0].startswith('0:') and strip.split()[-1].startswith('30:') for _, _, strip in phase_rows)
     tail = '\n'.join(p.stdout.splitlines()[-15:])
     assert '[5/5 runs' in p.stdout and 'C1 phases A -> B -> C in order:' in tail, tail  # progress; the verdicts at the end
