@@ -652,15 +652,22 @@ def test_run_all_tiny_on_slurm_and_locally(tmp_path, slurm_cluster):
 def test_gpu_check_dry_run(tmp_path):
     """`GPU_CHECK_DRY=1 bash gpu_check.sh DIR` runs every step of the GPU check on the CPU at a tiny size: bench.py's
     JSON with the headline keys, a real run's metrics, Fig. 3 and claims, and the correctness checks (on the CPU a
-    resumed run is bitwise the uninterrupted one and sampling repeats exactly), in at most 8 files."""
+    resumed run is bitwise the uninterrupted one and sampling repeats exactly; bf16 and another seed are scored against
+    fp32 seed 0 on one held-out set), each sub-run's output in logs/."""
     p = subprocess.run(['bash', os.path.join(HERE, 'gpu_check.sh'), str(tmp_path)], capture_output=True, text=True, timeout=300,
                        env={**os.environ, 'GPU_CHECK_DRY': '1', 'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1'})
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     files = sorted(os.listdir(tmp_path))
-    assert files == ['bench.json', 'bench.txt', 'claims.md', 'correctness.json', 'fig3.png', 'log.txt', 'metrics.txt'], files
+    assert files == ['bench.json', 'bench.txt', 'claims.md', 'correctness.json', 'fig3.png', 'log.txt', 'logs', 'metrics.txt'], files
     bench = json.loads((tmp_path / 'bench.json').read_text())
     for key in ('train_img_s_paper', 'train_speedup_paper', 'eval_seconds_paper', 'paper_run_minutes', 'sweep_hours_one_gpu', 'runs_per_gpu_best'):
         assert isinstance(bench[key], (int, float)) and bench[key] > 0, key
     ok = json.loads((tmp_path / 'correctness.json').read_text())
     assert ok['resume_bitwise'] and ok['sampling_images_equal'] and ok['loss_uninterrupted'] == ok['loss_resumed']
+    # the precision baselines: every run scored on one held-out set; on the CPU a rerun of a seed is exact, bf16 is not,
+    # and another seed differs by more than bf16 rounding does at this size
+    L = ok['heldout_loss']
+    assert sorted(L) == ['bf16_seed0', 'fp32_seed0', 'fp32_seed0_rerun', 'fp32_seed1'] and ok['rerun_vs_fp32_heldout_diff'] == 0.0
+    assert ok['bf16_vs_fp32_heldout_diff'] == abs(L['bf16_seed0'] - L['fp32_seed0']) > 0
+    assert ok['seed1_vs_seed0_heldout_diff'] == abs(L['fp32_seed1'] - L['fp32_seed0']) > ok['bf16_vs_fp32_heldout_diff']
     assert '| C1 ' in (tmp_path / 'claims.md').read_text() and 'probe' in (tmp_path / 'metrics.txt').read_text()
