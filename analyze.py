@@ -12,6 +12,15 @@ Writes {out_dir}/metrics.npz with one row per (checkpoint, split): step, split (
   r2_x, r2_y, r2          the paper's in-sample R^2 of linear fits on the UMAP-3D embedding (seed `seed`)
   umap_r2_sd              standard deviation of r2 over `umap_seeds` UMAP seeds: how much of a difference is UMAP noise
   probe_r2_x, _y, probe_r2, trust, id_dim, pca_dim   see metrics.representation (deterministic for a samples file)
+  trust_dm, knn_r2_dm     the order measures of layer 4 with each channel's spatial mean removed (free of the
+                          broadcast label embedding; metrics.demean_channels, metrics.order_measures)
+  trust_ref, knn_r2_ref   the same measures on clean renders of the same labels pooled to layer 4's size: the ceiling
+  oracle_acc_x, _y        the oracle per axis
+  acc_core, oracle_core   (ood rows) the same inside the hole's core, more than 1 px from its edge (nan for id rows)
+  probe_ood_mae, centre_mae   (ood rows) mean |error| in px of a PCA + ridge probe fitted on the same checkpoint's
+                          in-distribution layer 4 and applied to the hole's samples, and of guessing the hole's centre
+and per sample (for confidence intervals over evaluation labels): ok_x, ok_y, oracle_ok_x, oracle_ok_y (Eq. 1 per
+axis) and core (inside the hole's core);
 and per row the 3D embedding (emb), the labels, the predicted centres and example images for the figures; config.
 """
 import json
@@ -23,7 +32,7 @@ import numpy as np
 from artifacts import load_npz, result_settings, same_data, sample_files, save_npz
 from bumps import render
 from configurator import configure, check, fail
-from metrics import accuracy, embed, r_squared, representation
+from metrics import accuracy, demean_channels, embed, order_measures, r_squared, reference_features, representation
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'      # run folder with samples_*.npz (and ood_*.npz for a hole run)
@@ -40,7 +49,7 @@ n_examples = 25          # images kept per row for the figures
 follow = 0               # pid of a running sample.py: score its files as they are written, until it exits (0 = off)
 # -----------------------------------------------------------------------------
 COLS = ('split', 'step', 'acc', 'acc_x', 'acc_y', 'oracle_acc', 'n_none', 'n_one', 'n_many', 'n_fill', 'r2', 'umap_r2_sd',
-        'probe_r2', 'trust', 'id_dim', 'pca_dim')
+        'probe_r2', 'trust', 'id_dim', 'pca_dim', 'trust_dm', 'knn_r2_dm', 'trust_ref', 'knn_r2_ref')
 
 
 def running(pid):
@@ -67,17 +76,47 @@ def score(path):
     t0 = time.time()
     labels = s['labels'].astype(np.float64)
     acc, pred = accuracy(s['images'], labels, tolerance)
-    oracle, _ = accuracy(render(labels, sc['data']['sigma'], sc['data']['size']), labels, tolerance)
+    data = sc['data']
+    oracle, opred = accuracy(render(labels, data['sigma'], data['size']), labels, tolerance)
+    ok, ook = np.abs(pred - labels) < tolerance, np.abs(opred - labels) < tolerance  # (n, 2) per sample and axis
+    dm = order_measures(demean_channels(s['layer4'], data['size']), labels, n_pca, trust_k, probe_folds, seed)
+    ref = order_measures(reference_features(labels, data['sigma'], data['size']), labels, n_pca, trust_k, probe_folds, seed)
+    ood = os.path.basename(path).startswith('ood')
     embs = [embed(s['layer4'], n_neighbors, min_dist, umap_dims, seed + k) for k in range(umap_seeds)]
     r2s = [r_squared(e, labels) for e in embs]
-    row = dict(step=int(s['step']), split='ood' if os.path.basename(path).startswith('ood') else 'id', **acc,
+    row = dict(step=int(s['step']), split='ood' if ood else 'id', **acc,
                oracle_acc=oracle['acc'], **r2s[0], umap_r2_sd=float(np.std([r['r2'] for r in r2s])),
                **representation(s['layer4'], labels, n_pca, trust_k, probe_folds, seed),
+               trust_dm=dm['trust'], knn_r2_dm=dm['knn_r2'], trust_ref=ref['trust'], knn_r2_ref=ref['knn_r2'],
+               oracle_acc_x=ook[:, 0].mean(), oracle_acc_y=ook[:, 1].mean(),
+               ok_x=ok[:, 0], ok_y=ok[:, 1], oracle_ok_x=ook[:, 0], oracle_ok_y=ook[:, 1],
+               **hole_scores(path, labels, s['layer4'], data, ok, ook, ood),
                emb=embs[0].astype(np.float32), labels=s['labels'], pred=pred.astype(np.float32),
                examples=s['images'][:n_examples], cfg=sc)
     print(f"{path}: acc {row['acc']:.3f} (oracle {row['oracle_acc']:.3f}) r2 {row['r2']:.3f} probe_r2 {row['probe_r2']:.3f} "
           f"trust {row['trust']:.3f} id_dim {row['id_dim']:.2f} [{time.time() - t0:.1f}s]", flush=True)
     return row
+
+
+def hole_scores(path, labels, layer4, data, ok, ook, ood):
+    """For a hole's samples: accuracy and oracle in the hole's core (> 1 px from its edge, where no bump of the
+    training set overlaps much), and where the in-distribution manifold puts them: a PCA + ridge probe fitted on the
+    in-distribution layer 4 of the same checkpoint, applied here (mean |error| in px, beside guessing the centre)."""
+    nan = dict(acc_core=np.nan, oracle_core=np.nan, probe_ood_mae=np.nan, centre_mae=np.nan, core=np.zeros(len(labels), bool))
+    if not ood:
+        return nan
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    lo, hi = data['hole_lo'], data['hole_hi']
+    core = ((labels > lo + 1) & (labels < hi - 1)).all(1)
+    s = load_npz(os.path.join(os.path.dirname(path), os.path.basename(path).replace('ood_', 'samples_')), 'sample.py', keys=('labels', 'layer4'))
+    probe = make_pipeline(PCA(min(n_pca, len(s['labels']) - 1), random_state=seed), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+    probe.fit(s['layer4'].astype(np.float32), s['labels'])
+    pred = probe.predict(layer4.astype(np.float32))
+    return dict(acc_core=ok[core].all(1).mean() if core.any() else np.nan,
+                oracle_core=ook[core].all(1).mean() if core.any() else np.nan,
+                probe_ood_mae=float(np.abs(pred - labels).mean()), centre_mae=float(np.abs((lo + hi) / 2 - labels).mean()), core=core)
 
 
 def table_line(r):

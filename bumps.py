@@ -33,13 +33,16 @@ def render(labels, sigma, size):
     return np.rint(v).astype(np.uint8)
 
 
-def draw_labels(data_cfg, train_labels, n, seed):
+def draw_labels(data_cfg, train_labels, n, seed, unique=True):
     """The evaluation labels: n drawn from the training centres, and (with a hole) n from the grid centres inside
-    the hole (the out-of-distribution set), or None."""
+    the hole (the out-of-distribution set), or None. unique: without replacement wherever the set has >= n centres
+    (d = 1 has 1,024), so that no label repeats (a repeat is a trivial nearest neighbour for the manifold measures);
+    a set with fewer centres is drawn with replacement (sample.py says so)."""
     rng = np.random.default_rng(seed)
-    idd = train_labels[rng.integers(0, len(train_labels), n)]
+    pick = lambda pool: pool[rng.choice(len(pool), n, replace=not (unique and len(pool) >= n))]
+    idd = pick(train_labels)
     if data_cfg.get('hole_lo') is None:
         return idd, None
     full = grid_labels(data_cfg['dx'], data_cfg['dy'], data_cfg['size'])
     inside = full[in_hole(full, data_cfg['hole_lo'], data_cfg['hole_hi'])].astype(np.float32)
-    return idd, inside[rng.integers(0, len(inside), n)]
+    return idd, pick(inside)

@@ -163,16 +163,29 @@ def all_claims(f3, f4, f5, f8, f9, th):
     return rows
 
 
-def write_claims(path, sweep_dir, rows, runs, th):
-    """The claims table, then every run with its untrained (step 0) and final metrics: the floor of each metric."""
+def write_claims(path, sweep_dir, pre, rows, runs, th):
+    """The pre-registered claims (prereg.py) with the earlier rule's verdict beside each, the earlier rule's table,
+    then every run with its untrained (step 0) and final metrics and its phases by step."""
+    import prereg
     os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     keys = ('acc', 'oracle_acc', 'r2', 'umap_r2_sd', 'probe_r2', 'trust', 'id_dim')
+    old = {}
+    for c, _, v in rows:
+        old.setdefault(c.split()[0], []).append(v)
     with open(path + '.tmp', 'w') as f:
         f.write(f"# Claims of arXiv 2402.03305 against the runs in `{sweep_dir}`\n\nWritten by `python plot_figures.py "
-                f"--sweep_dir={sweep_dir}` from the runs' metrics.npz. Each setting uses its seed with the best final accuracy. "
-                f"'Learned' means accuracy >= {th['frac']:g} x the oracle accuracy (Alg. 1 on clean renders of the same labels). "
-                f"Phases: C = learned, probe R^2 >= {th['probe_c']:g} and trust >= {th['trust_c']:g}; B = not C and TwoNN "
-                f"dimension <= {th['dim_b']:g}; A = otherwise.\n\n| claim | statistic | verdict |\n|---|---|---|\n")
+                f"--sweep_dir={sweep_dir}` from the runs' metrics.npz and the runs kept in metrics.csv beside this file.\n\n"
+                f"## Pre-registered analysis (prereg.py; README, \"Pre-registered analysis\")\n\nEvery seed of a setting "
+                f"counts; a verdict rests on the confirmatory seeds (>= {prereg.CONFIRMATORY}) when there are any. Intervals: "
+                f"bootstrap 95% over seeds and evaluation labels ({prereg.N_BOOT} replicates). Learned: accuracy >= "
+                f"{prereg.FRAC:g} x oracle. Phases: A failed >= {prereg.FAIL_A:g}; B single-but-wrong >= failed; C learned. "
+                f"Manifold ordered: order score >= {prereg.ORDERED:g}; disordered: < {prereg.DISORDERED:g}.\n\n"
+                "| claim | statistic | seeds | verdict | earlier rule's verdict |\n|---|---|---|---|---|\n")
+        f.writelines(f"| {c} | {st} | {sd} | {v} | {'; '.join(old.get(c.split()[0].rstrip('b'), ['']))} |\n" for c, st, sd, v in pre)
+        f.write(f"\n## The earlier rule (claims.py; one seed per setting, the best final accuracy)\n\n'Learned' means "
+                f"accuracy >= {th['frac']:g} x the oracle accuracy. Phases: C = learned, probe R^2 >= {th['probe_c']:g} and "
+                f"trust >= {th['trust_c']:g}; B = not C and TwoNN dimension <= {th['dim_b']:g}; A = otherwise.\n\n"
+                "| claim | statistic | verdict |\n|---|---|---|\n")
         f.writelines(f"| {c} | {s} | {v} |\n" for c, s, v in rows)
         f.write("\n## Runs: untrained (step 0) -> final\n\n| run | seed | steps | " + ' | '.join(keys) + " | used |\n|"
                 + '---|' * (len(keys) + 4) + "\n")
@@ -180,14 +193,16 @@ def write_claims(path, sweep_dir, rows, runs, th):
             m = r['id']
             cells = ' | '.join(f"{m[k][0]:.2f} -> {m[k][-1]:.2f}" for k in keys)
             f.write(f"| {r['name']} | {r['seed']} | {m['step'][-1]} | {cells} | {'yes' if r['chosen'] else ''} |\n")
-        f.write("\n## Phases per run (and inside the hole: ood)\n\n| run | split | phase by step | first step learned | "
-                "final acc (oracle) |\n|---|---|---|---|---|\n")
+        f.write("\n## Phases per run (and inside the hole: ood)\n\nBy behaviour (pre-registered: 0 untrained, A, B, C, - none) with the "
+                "order score in brackets, and by the earlier rule.\n\n| run | split | behaviour [order] by step | earlier rule by step | "
+                "first step learned | final acc (oracle) |\n|---|---|---|---|---|---|\n")
         for r in runs:
             for split in ('id', 'ood'):
                 if split in r:
                     m = r[split]
                     strip = ' '.join(f"{s}:{p}" for s, p in zip(m['step'], phase_labels(m, th)))
+                    beh = ' '.join(f"{s}:{p}[{o:.2f}]" for s, p, o in zip(m['step'], prereg.behaviour(m)[3], prereg.order_score(m)))
                     first = steps_to(m, th['frac'])
-                    f.write(f"| {r['name']} | {split} | {strip} | {'never' if first == np.inf else int(first)} | "
+                    f.write(f"| {r['name']} | {split} | {beh} | {strip} | {'never' if first == np.inf else int(first)} | "
                             f"{m['acc'][-1]:.3f} ({m['oracle_acc'][-1]:.3f}) |\n")
     os.replace(path + '.tmp', path)

@@ -2,7 +2,9 @@
 What is measured on one checkpoint's samples (paper Sec. A.3), as plain functions of arrays: no torch, no I/O.
 
 - Alg. 1 (label prediction by Otsu threshold + OpenCV contours) and the accuracy of Eq. 1;
-- the paper's representation score: UMAP-3D of layer 4, then in-sample R^2 of linear fits to mu_x and mu_y.
+- the paper's representation score: UMAP-3D of layer 4, then in-sample R^2 of linear fits to mu_x and mu_y;
+- the order measures free of the conditioning pathway (layer 4 with each channel's spatial mean removed), and their
+  ceiling on clean renders of the same labels.
 """
 import cv2
 import numpy as np
@@ -76,8 +78,50 @@ def representation(feats, labels, n_pca, n_neighbors, folds, seed):
     Z = PCA(min(n_pca, len(X) - 1), random_state=seed).fit_transform(X)
     Xc = X - X.mean(0)
     ev = np.clip(np.linalg.eigvalsh((Xc @ Xc.T).astype(np.float64)), 0, None)  # the non-zero PCA eigenvalues (x n)
+    _, first = np.unique(labels, axis=0, return_index=True)  # a repeated label gives a zero distance: TwoNN drops it
     with np.errstate(all='ignore'):  # a constant representation has no dimension: nan
-        id_dim = float(skdim.id.TwoNN().fit(X).dimension_)
+        id_dim = float(skdim.id.TwoNN().fit(X[np.sort(first)]).dimension_)
     return dict(probe_r2_x=r2[0], probe_r2_y=r2[1], probe_r2=float(np.mean(r2)),
                 trust=float(trustworthiness(labels, Z, n_neighbors=max(1, min(n_neighbors, (len(X) - 1) // 2)))), id_dim=id_dim,
                 pca_dim=float(ev.sum() ** 2 / (ev ** 2).sum()) if ev.sum() > 0 else np.nan)
+
+
+def demean_channels(feats, size):
+    """Layer 4 (n, C*h*w), h = w = size/2, with each channel's spatial mean subtracted per sample.
+    Why: in Up.forward the label embedding enters as emb(t, mu) broadcast over space, a per-channel constant; taking
+    each channel's spatial mean away removes that term exactly when layer 4 has no attention (the cpu and quick
+    presets), so what is left is what the network *draws* at each position. Where layer 4 has attention (the paper
+    preset, attn_res containing size/2), the attention's residual copy of the term is removed exactly, but what the
+    attention computed from it is mixed over space and partly stays."""
+    h = size // 2
+    x = feats.astype(np.float32).reshape(len(feats), -1, h * h)
+    return (x - x.mean(2, keepdims=True)).reshape(len(feats), -1)
+
+
+def reference_features(labels, sigma, size):
+    """The ceiling of the order measures: clean renders of the same labels (the data's sigma), 2x2 average-pooled to
+    layer 4's resolution, as one channel scaled to [-1, 1] like the network's input. A perfect place code."""
+    from bumps import render
+    img = render(labels, sigma, size).astype(np.float32) / 127.5 - 1
+    return img.reshape(len(img), size // 2, 2, size // 2, 2).mean((2, 4)).reshape(len(img), -1)
+
+
+def order_measures(X, labels, n_pca, k, folds, seed):
+    """How well neighbourhoods of a representation X (n, D) reproduce (mu_x, mu_y), free of any linear readout:
+    trust: sklearn's trustworthiness (k neighbours) of the PCA-n_pca representation w.r.t. the labels;
+    knn_r2: out-of-sample R^2 (mean over mu_x, mu_y) of k-nearest-neighbour regression on the PCA-n_pca
+        representation, `folds`-fold CV with fixed shuffled folds. PCA is fitted on all n samples: it never sees the
+        labels. Duplicated labels (sampling with replacement) are dropped first: identical labels would be trivial
+        neighbours."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import trustworthiness
+    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.metrics import r2_score
+    _, keep = np.unique(labels, axis=0, return_index=True)
+    X, labels = X[np.sort(keep)], labels[np.sort(keep)]
+    Z = PCA(min(n_pca, len(X) - 1, X.shape[1]), random_state=seed).fit_transform(X.astype(np.float32))
+    kk = max(1, min(k, (len(X) - 1) // 2))
+    pred = cross_val_predict(KNeighborsRegressor(kk), Z, labels, cv=KFold(folds, shuffle=True, random_state=seed))
+    return dict(trust=float(trustworthiness(labels, Z, n_neighbors=kk)),
+                knn_r2=float(np.mean([r2_score(labels[:, i], pred[:, i]) for i in range(2)])))

@@ -10,7 +10,9 @@ fig3_d -> Fig. 3. Of several seeds of one setting, the figures and claims use th
 (the claims file lists every run and marks the chosen seeds).
 The phase rule (Fig. 3, claim C1) and the claims live in claims.py.
 """
+import csv
 import glob
+import json
 import os
 
 import matplotlib
@@ -19,6 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from artifacts import load_npz
+import prereg
 from claims import all_claims, failure_fractions, fig3_picks, phase_labels, write_claims
 from configurator import configure, check, fail
 
@@ -35,6 +38,7 @@ trust_c = 0.9                  # ... and trustworthiness >= trust_c
 dim_b = 8.0                    # phase B: TwoNN dimension of layer 4 <= dim_b (quasi-2D; README "Phases"); above: phase A
 dpi = 110                      # PNG resolution
 # -----------------------------------------------------------------------------
+RUN_SETTINGS = ('width', 'attn_res', 'pe_dim', 'batch_size', 'lr', 'warmup', 'lr_decay', 'ema', 'steps')  # kept in metrics.csv
 STYLE = {'font.size': 8, 'axes.titlesize': 8, 'figure.dpi': 110, 'savefig.bbox': 'tight'}
 CMAP = 'viridis'
 
@@ -49,8 +53,60 @@ def load_runs(sweep_dir):
         hole = None if data.get('hole_lo') is None else (data['hole_lo'], data['hole_hi'])
         split = {s: {k: v[m['split'] == s] for k, v in m.items()} for s in ('id', 'ood') if (m['split'] == s).any()}
         runs.append(dict(name=os.path.basename(os.path.dirname(path)), dx=data['dx'], dy=data['dy'], sigma=data['sigma'],
-                         hole=hole, seed=train['seed'], size=data['size'], steps=train['steps'], **split))
+                         hole=hole, seed=train['seed'], size=data['size'], steps=train['steps'],
+                         train={k: v for k, v in train.items() if k in RUN_SETTINGS}, **split))
     return runs
+
+
+SCALARS = ('acc', 'acc_x', 'acc_y', 'oracle_acc', 'oracle_acc_x', 'oracle_acc_y', 'n_none', 'n_one', 'n_many', 'n_fill',
+           'r2', 'r2_x', 'r2_y', 'umap_r2_sd', 'probe_r2', 'probe_r2_x', 'probe_r2_y', 'trust', 'id_dim', 'pca_dim',
+           'trust_dm', 'knn_r2_dm', 'trust_ref', 'knn_r2_ref', 'acc_core', 'oracle_core', 'probe_ood_mae', 'centre_mae')
+BITS = ('ok_x', 'ok_y', 'oracle_ok_x', 'oracle_ok_y', 'core')  # per-sample booleans, hex of np.packbits in the CSV
+SETTINGS = ('name', 'dx', 'dy', 'sigma', 'hole', 'seed', 'size', 'steps', 'train')
+
+
+def write_metrics_csv(path, runs):
+    """The committed results table: one row per run x checkpoint x split with the run's settings, every scalar
+    metric and the per-sample correctness (what the claims need once the run folders are gone)."""
+    rows = []
+    for r in runs:
+        for split in ('id', 'ood'):
+            m = r.get(split)
+            for i in range(len(m['step']) if m is not None else 0):
+                row = {k: (json.dumps(r[k], sort_keys=True) if k in ('hole', 'train') else r[k]) for k in SETTINGS}
+                row.update(split=split, step=int(m['step'][i]), n_samples=len(m['ok_x'][i]))
+                row.update({k: float(m[k][i]) for k in SCALARS})
+                row.update({k: np.packbits(m[k][i]).tobytes().hex() for k in BITS})
+                rows.append(row)
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    with open(path + '.tmp', 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader(), w.writerows(rows)
+    os.replace(path + '.tmp', path)
+
+
+def read_metrics_csv(path):
+    """Runs (as load_runs gives them, without embeddings and example images) from a metrics.csv."""
+    if not os.path.exists(path):
+        return []
+    runs = {}
+    with open(path, newline='') as f:
+        for row in csv.DictReader(f):
+            r = runs.setdefault(row['name'], dict(name=row['name'], dx=float(row['dx']), dy=float(row['dy']),
+                                                  sigma=float(row['sigma']), hole=json.loads(row['hole']), seed=int(row['seed']),
+                                                  size=int(row['size']), steps=int(row['steps']), train=json.loads(row['train'])))
+            m = r.setdefault(row['split'], {k: [] for k in ('step',) + SCALARS + BITS})
+            m['step'].append(int(row['step']))
+            for k in SCALARS:
+                m[k].append(float(row[k]))
+            for k in BITS:
+                m[k].append(np.unpackbits(np.frombuffer(bytes.fromhex(row[k]), np.uint8))[:int(row['n_samples'])].astype(bool))
+    for r in runs.values():
+        r['hole'] = tuple(r['hole']) if r['hole'] else None
+        for split in ('id', 'ood'):
+            if split in r:
+                r[split] = {k: np.array(v) for k, v in r[split].items()}
+    return list(runs.values())
 
 
 def best_seeds(runs):
@@ -200,9 +256,26 @@ if __name__ == '__main__':
         fail(f"bad setting sigma_incs={sigma_incs!r}: allowed is comma-separated increments, e.g. '0.1,0.5,1.0'")
     plt.rcParams.update(STYLE)
     runs = load_runs(sweep_dir)
+    table = os.path.join(os.path.dirname(claims) or '.', 'metrics.csv')  # committed: runs of earlier sessions live on here
+    names = {r['name'] for r in runs}
+    kept = [r for r in read_metrics_csv(table) if r['name'] not in names]
+    if kept:
+        print(f"{len(kept)} run(s) from {table} beside the {len(runs)} in {sweep_dir}: {', '.join(r['name'] for r in kept)}")
+        other = {json.dumps(r['train'], sort_keys=True) for r in runs + kept}
+        if len(other) > 1:
+            print(f"note: the runs were trained with {len(other)} different settings (the train column of {table})")
+    runs += kept
     if not runs:
         fail(f"no run with a metrics.npz under {sweep_dir}: run the sweep first (bash run_all.sh)")
+    write_metrics_csv(table, runs)
     chosen = best_seeds(runs)
+    square_all = sorted((r for r in runs if r['dx'] == r['dy'] and r['hole'] is None), key=lambda r: (r['dx'], r['sigma'], r['seed']))
+    pre = prereg.all_claims([r for r in square_all if r['dx'] == fig3_d and r['sigma'] == fig4_sigma],
+                            [r for r in square_all if r['sigma'] == fig4_sigma],
+                            [r for r in runs if r['dx'] != r['dy'] and r['hole'] is None],
+                            [(f"d={d:g}: ", [r for r in square_all if r['dx'] == d]) for d in incs8],
+                            [r for r in runs if r['hole'] is not None and 'ood' in r])
+    chosen = [r for r in chosen if 'emb' in r['id']]  # figures need the run folder's embeddings and images
     square = sorted((r for r in chosen if r['dx'] == r['dy'] and r['hole'] is None), key=lambda r: (r['dx'], r['sigma']))
     f4 = [r for r in square if r['sigma'] == fig4_sigma]
     f3 = next((r for r in f4 if r['dx'] == fig3_d), None)
@@ -225,7 +298,10 @@ if __name__ == '__main__':
     if f9:
         fig9(f9, fig_dir, dpi)
     rows = all_claims(f3 if f3 and len(f3['id']['step']) >= 2 else None, f4, f5, f8, f9, th)
-    write_claims(claims, sweep_dir, rows, runs, th)
-    print(f"wrote {claims}\n\nclaims (verdicts; statistics in {claims}):")
+    write_claims(claims, sweep_dir, pre, rows, runs, th)
+    print(f"wrote {claims} and {table}\n\npre-registered claims (verdicts; statistics in {claims}):")
+    for c, _, seeds, v in pre:
+        print(f"  {c}: {v} [{seeds}]")
+    print("earlier rule (one seed per setting):")
     for c, _, v in rows:
         print(f"  {c}: {v}")

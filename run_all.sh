@@ -5,6 +5,7 @@
 #   bash run_all.sh tiny     # smoke sweep, about a minute on 2 CPU cores (what the tests run)
 #   bash run_all.sh quick    # one CPU run (d = 1) through phases A -> B -> C, Fig. 3 and claim C1
 #   bash run_all.sh cpu      # the CPU sweep (README: what it shows, measured wall time)
+#   bash run_all.sh cpu-seeds  # the confirmatory seeds 1 and 2 of cpu's C1/C3/C5 runs; claims join results/cpu
 #   bash run_all.sh paper    # the paper's model, schedule and sweep (GPU scale: 123 runs of 320,000 steps)
 #   JOBS=4 THREADS=1 bash run_all.sh   # runs at a time, torch threads per run (defaults: see the end of this file)
 #   OVERLAP=1 bash run_all.sh          # score each checkpoint while the next is sampled (default on a GPU only)
@@ -17,24 +18,28 @@ cd "$(dirname "$0")"
 PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 
 preset() {  # the settings of one preset: the sweep (what the figures need), the per-run stage settings, resources
-  GPU=0; CPUS=1; RUN_THREADS=1
+  GPU=0; CPUS=1; RUN_THREADS=1; C1_TRAIN=""; RESULTS=$1
   case "$1" in
     tiny)  SIZE=32; INCS="2.0 4.0"; SIGMAS="0.5 1.0"; SIGMA_INCS="4.0"; IMBAL="2.0,4.0"
            HOLE_D=2.0; HOLES="11,21"; SEEDS="0"; FIG3_D=4.0
            TRAIN="--width=8 --attn_res=4 --pe_dim=16 --steps=30 --ckpt_every=10 --batch_size=16"
            SAMPLE="--n_samples=40 --sample_steps=5"; ANALYZE="--umap_seeds=1" ;;
     quick) SIZE=32; INCS="1.0"; SIGMAS=""; SIGMA_INCS=""; IMBAL=""; HOLE_D=1.0; HOLES=""; SEEDS="0"; FIG3_D=1.0
-           TRAIN="--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --lr_decay=cosine --batch_size=32 --steps=12000 --ckpt_every=2000 --ckpt_at=500,1000,3000"
+           TRAIN="--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --lr_decay=cosine --batch_size=32 --steps=12000 --ckpt_every=2000 --ckpt_at=500,1000,3000,5000,7000"
            SAMPLE="--n_samples=500 --sampler=ddim --eta=1.0 --sample_steps=100"; ANALYZE=""
            CPUS=2; RUN_THREADS=0 ;;  # one run: every core serves it
-    cpu)   SIZE=32; INCS="0.1 0.5 1.0"; SIGMAS="0.5 1.0"; SIGMA_INCS="1.0"; IMBAL="0.1,1.0 0.1,0.5"
+    cpu|cpu-seeds)
+           SIZE=32; INCS="0.1 0.5 1.0"; SIGMAS="0.5 1.0"; SIGMA_INCS="1.0"; IMBAL="0.1,1.0 0.1,0.5"
            HOLE_D=0.1; HOLES="13,19 11,21"; SEEDS="0"; FIG3_D=1.0
            TRAIN="--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --lr_decay=cosine --batch_size=32 --steps=16000 --ckpt_every=4000 --ckpt_at=2000"
-           SAMPLE="--n_samples=500 --sampler=ddim --eta=1.0 --sample_steps=100"; ANALYZE="" ;;
+           C1_TRAIN="--ckpt_at=500,1000,2000,3000,4000,5000,6000,7000"  # the Fig. 3 run: a phase window of ~1,000 steps
+           SAMPLE="--n_samples=500 --sampler=ddim --eta=1.0 --sample_steps=100"; ANALYZE=""
+           # cpu-seeds: the confirmatory seeds 1 and 2 of the runs behind C1, C3 and C5; its claims join results/cpu
+           if [ "$1" = cpu-seeds ]; then IMBAL=""; HOLES=""; SEEDS="1 2"; RESULTS=cpu; fi ;;
     paper) SIZE=32; INCS="0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 1.0"; SIGMAS="0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 1.0"
            SIGMA_INCS="0.1 0.5 1.0"; IMBAL="0.1,1.0 0.1,0.5"; HOLE_D=0.1; HOLES="13,19 11,21"; SEEDS="0 1 2"; FIG3_D=1.0
            TRAIN=""; SAMPLE=""; ANALYZE=""; GPU=1; CPUS=4; RUN_THREADS=0 ;;
-    *) echo "error: unknown preset '$1': allowed are tiny, quick, cpu, paper" >&2; exit 2 ;;
+    *) echo "error: unknown preset '$1': allowed are tiny, quick, cpu, cpu-seeds, paper" >&2; exit 2 ;;
   esac
 }
 
@@ -45,6 +50,7 @@ fi
 if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIGMA HOLE SEED (HOLE 'lo,hi' or -)
   [ $# = 8 ] || { echo "error: bad job '${*:2}': allowed is PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt)" >&2; exit 2; }
   shift; preset "$1"; dir=$2; dx=$3; dy=$4; sigma=$5; hole=$6; seed=$7
+  [ "$dx" = "$FIG3_D" ] && [ "$dy" = "$FIG3_D" ] && [ "$sigma" = 1.0 ] && [ "$hole" = - ] && TRAIN="$TRAIN $C1_TRAIN"
   sig="size=$SIZE dx=$dx dy=$dy sigma=$sigma hole=$hole seed=$seed train: $TRAIN sample: $SAMPLE analyze: $ANALYZE"
   finished() {  # one line per finished run, with the sweep's progress when run_all.sh started this job
     [ -n "${SWEEP_LOG:-}" ] || { echo "$1"; return; }
@@ -113,9 +119,9 @@ done > "$OUT/jobs.txt.tmp" && mv "$OUT/jobs.txt.tmp" "$OUT/jobs.txt"
 N=$(wc -l < "$OUT/jobs.txt")
 
 draw() {  # figures and claims from every finished run (plot_figures prints the claims' verdicts)
-  $PY plot_figures.py --sweep_dir="$OUT" --fig_dir="$ROOT/figures/$PRESET" --claims="$ROOT/results/$PRESET/claims.md" \
+  $PY plot_figures.py --sweep_dir="$OUT" --fig_dir="$ROOT/figures/$PRESET" --claims="$ROOT/results/$RESULTS/claims.md" \
     --fig3_d=$FIG3_D --sigma_incs="$(echo $SIGMA_INCS | tr ' ' ,)"
-  echo "figures in $ROOT/figures/$PRESET, claims in $ROOT/results/$PRESET/claims.md"
+  echo "figures in $ROOT/figures/$PRESET, claims and metrics.csv in $ROOT/results/$RESULTS"
 }
 
 if [ "${SLURM:-0}" = 1 ]; then  # one array task per run; `bash run_all.sh $PRESET` afterwards gathers and draws

@@ -33,6 +33,7 @@ clip_x0 = False          # clamp the predicted clean image to [-1, 1] at each st
 rep_step = 0             # timestep whose network call provides layer 4 (0 = the last reverse step)
 use_ema = True           # sample with the EMA weights when the checkpoint has them
 seed = 0                 # fixes the labels and the sampling noise (the same for every checkpoint)
+unique_labels = True     # evaluation labels without replacement where the label set has >= n_samples centres
 batch = 500              # images per network call (all 500 at once is fastest on CPU and GPU)
 device = 'auto'          # 'auto', 'cpu' or 'cuda'
 dtype = 'float32'        # 'float32' or 'bfloat16' (autocast)
@@ -70,7 +71,11 @@ if __name__ == '__main__':
     if threads:
         torch.set_num_threads(threads)
     set_tf32(tf32)
-    id_labels, ood_labels = draw_labels(data['config'], data['labels'], n_samples, seed)
+    id_labels, ood_labels = draw_labels(data['config'], data['labels'], n_samples, seed, unique_labels)
+    for name, labels in (("training", id_labels), ("hole", ood_labels)):
+        if labels is not None and len(np.unique(labels, axis=0)) < n_samples:
+            print(f"note: the {name} label set has fewer than n_samples={n_samples} distinct centres: labels repeat "
+                  f"({len(np.unique(labels, axis=0))} distinct); the manifold measures drop the repeats")
 
     outs = [('samples', id_labels)] + ([('ood', ood_labels)] if ood_labels is not None else [])
     todo = []

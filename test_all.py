@@ -631,11 +631,16 @@ def test_run_all_tiny_on_slurm_and_locally(tmp_path, slurm_cluster):
             assert (tmp_path / 'figures' / 'tiny' / f'{name}.{ext}').stat().st_size > 1000, (name, ext)
     claims_md = (tmp_path / 'results' / 'tiny' / 'claims.md').read_text()
     assert all(f'| C{k} ' in claims_md for k in range(1, 7))
-    phase_rows = re.findall(r'^\| (\S+) \| (id|ood) \| ((?:\d+:[ABC] ?)+) \|', claims_md.split('## Phases per run')[1], re.M)
+    phase_rows = re.findall(r'^\| (\S+) \| (id|ood) \| (?:\d+:[0ABC-]\[[-\d.na]+\] ?)+ \| ((?:\d+:[ABC] ?)+) \|',
+                            claims_md.split('## Phases per run')[1], re.M)
     names = sorted(os.path.basename(line.split()[1]) for line in jobs)
     assert sorted(n for n, s, _ in phase_rows if s == 'id') == names
     assert [n for n, s, _ in phase_rows if s == 'ood'] == [n for n in names if 'hole' in n]
     assert all(strip.split()[0].startswith('0:') and strip.split()[-1].startswith('30:') for _, _, strip in phase_rows)
+    import csv  # the committed results table: one row per run x checkpoint x split
+    rows = list(csv.DictReader(open(tmp_path / 'results' / 'tiny' / 'metrics.csv')))
+    assert sorted((r['name'], r['split'], int(r['step'])) for r in rows) == sorted(
+        (n, s, k) for n in names for s in (('id', 'ood') if 'hole' in n else ('id',)) for k in (0, 10, 20, 30))
     tail = '\n'.join(p.stdout.splitlines()[-15:])
     assert '[5/5 runs' in p.stdout and 'C1 phases A -> B -> C in order:' in tail, tail  # progress; the verdicts at the end
     p = sh('tiny') if on_slurm else sh('tiny', LOCAL='1')
@@ -671,3 +676,189 @@ def test_gpu_check_dry_run(tmp_path):
     assert ok['bf16_vs_fp32_heldout_diff'] == abs(L['bf16_seed0'] - L['fp32_seed0']) > 0
     assert ok['seed1_vs_seed0_heldout_diff'] == abs(L['fp32_seed1'] - L['fp32_seed0']) > ok['bf16_vs_fp32_heldout_diff']
     assert '| C1 ' in (tmp_path / 'claims.md').read_text() and 'probe' in (tmp_path / 'metrics.txt').read_text()
+
+
+# ----------------------------------------------------------------------------- the pre-registered analysis
+# Synthetic references that pin the rules and thresholds of prereg.py: each statistic must read a known answer as
+# that answer, and each must be able to come out the other way.
+
+def synthetic_layer4(kind, labels, rng, C=8, size=32):
+    """Layer-4-like features (n, C*16*16): 'place' = C scaled copies of clean renders at the true centres pooled to
+    16x16; 'wrong' = the same at unrelated centres; 'none' = nothing drawn; each plus the label embedding broadcast
+    over space (as Up.forward adds it) at weight w, plus a little noise."""
+    from metrics import reference_features
+    h = size // 2
+    w = {'place': 1, 'wrong': 1, 'wrong3': 3, 'none': 1}[kind]
+    centres = labels if kind == 'place' else rng.uniform(1, size, labels.shape)
+    code = 0 if kind == 'none' else reference_features(centres, 1.0, size)[:, None, :] * rng.uniform(0.5, 1.5, (1, C, 1))
+    enc = np.concatenate([f(labels[:, i:i + 1] * np.arange(1, 9) / 5) for i in (0, 1) for f in (np.sin, np.cos)], 1)
+    cond = (enc @ rng.normal(size=(enc.shape[1], C)))[:, :, None] * np.ones((1, 1, h * h))
+    return (code + w * cond + 0.1 * rng.normal(size=(len(labels), C, h * h))).reshape(len(labels), -1)
+
+
+def test_prereg_order_score_reads_synthetic_references():
+    """The order score (prereg.order_score on metrics.order_measures of the channel-demeaned layer 4): the
+    conditioning alone reads as the floor, a right-place place code plus conditioning as ordered, wrong-place bumps
+    plus conditioning at 1x and 3x weight as disordered; the earlier trustworthiness calls the conditioning alone
+    'ordered' (the defect this replaces)."""
+    import prereg
+    from metrics import demean_channels, order_measures, reference_features, representation
+    rng = np.random.default_rng(0)
+    g = bumps.grid_labels(1.0, 1.0, 32)
+    labels = g[rng.choice(len(g), 500, replace=False)]
+    kinds = ['none', 'none', 'place', 'wrong', 'wrong3']  # step 0 is the untrained floor: conditioning alone
+    m = {k: [] for k in ('trust_dm', 'knn_r2_dm', 'trust_ref', 'knn_r2_ref')}
+    for kind in kinds:
+        dm = order_measures(demean_channels(synthetic_layer4(kind, labels, rng), 32), labels, 50, 10, 5, 0)
+        ref = order_measures(reference_features(labels, 1.0, 32), labels, 50, 10, 5, 0)
+        for key in ('trust', 'knn_r2'):
+            m[key + '_dm'].append(dm[key]), m[key + '_ref'].append(ref[key])
+    m = {k: np.array(v) for k, v in m.items()}
+    m['step'] = np.arange(len(kinds)) * 1000
+    score = prereg.order_score(m)
+    print('order scores (none, none, place, wrong, wrong x3):', np.round(score, 3))
+    assert abs(score[1]) < 0.15                          # conditioning alone, a fresh draw: the floor
+    assert score[2] >= prereg.ORDERED                    # right place + conditioning: ordered
+    assert score[3] < prereg.DISORDERED and score[4] < prereg.DISORDERED   # wrong place + conditioning: disordered
+    assert list(prereg.manifold(score[2:])) == ['ordered', 'disordered', 'disordered']
+    old = representation(synthetic_layer4('none', labels, rng), labels, 50, 10, 5, 0)
+    assert old['trust'] > 0.6 and old['probe_r2'] > 0.2  # the old measures credit the conditioning alone
+
+
+def prereg_run(dx, seed, p_x, p_y, steps=(0, 1000, 2000, 4000, 8000), dy=None, sigma=1.0, hole=None, order=None,
+               counts=None, p_ood=None, n=400):
+    """A synthetic run as load_runs gives it: per checkpoint, per-sample correctness per axis drawn with the given
+    probabilities (the oracle right for 95% of the labels), bump counts and order measures."""
+    rng = np.random.default_rng([round(dx * 10), round((dy or dx) * 10), seed, round(sigma * 10), hole[0] if hole else 0])
+    k = len(steps)
+    oracle = rng.random(n) < 0.95
+
+    def split(px, py):
+        ox, oy = rng.random((k, n)) < np.array(px)[:, None], rng.random((k, n)) < np.array(py)[:, None]
+        ox, oy = ox & oracle, oy & oracle
+        m = dict(step=np.array(steps), ok_x=ox, ok_y=oy, oracle_ok_x=np.tile(oracle, (k, 1)), oracle_ok_y=np.tile(oracle, (k, 1)))
+        m.update(acc=(ox & oy).mean(1), acc_x=ox.mean(1), acc_y=oy.mean(1), oracle_acc=np.full(k, oracle.mean()),
+                 oracle_acc_x=np.full(k, oracle.mean()), oracle_acc_y=np.full(k, oracle.mean()))
+        c = counts if counts is not None else [(0, n, 0, 0)] * k   # (none, one, many, fill) per checkpoint
+        m.update({key: np.array([x[i] for x in c]) for i, key in enumerate(('n_none', 'n_one', 'n_many', 'n_fill'))})
+        o = order if order is not None else np.linspace(0, 1, k)
+        m.update(trust_dm=0.5 + 0.5 * np.array(o), knn_r2_dm=np.array(o), trust_ref=np.ones(k), knn_r2_ref=np.ones(k),
+                 r2=np.linspace(0.3, 0.9, k), acc_core=m['acc'], oracle_core=m['oracle_acc'],
+                 probe_ood_mae=np.full(k, 0.5), centre_mae=np.full(k, 2.0))
+        return m
+    run = dict(name=f'dx{dx}_dy{dy or dx}_sigma{sigma}' + (f'_hole{hole[0]}-{hole[1]}' if hole else '') + f'_seed{seed}', dx=dx, dy=dy or dx, sigma=sigma, hole=hole, seed=seed,
+               id=split(p_x, p_y))
+    if hole:
+        run['ood'] = split(p_ood, p_ood)
+    return run
+
+
+FAST, SLOW = [0, 0.5, 0.95, 0.97, 0.98], [0, 0.1, 0.3, 0.7, 0.98]
+
+
+def test_prereg_c1_phases_by_behaviour():
+    """Phases from what is drawn: A when half the canvases fail, B when single wrong bumps are at least as common as
+    failures, C when accurate; the pattern needs A -> B -> C with order in C and none in B, in every seed."""
+    import prereg
+    n = 400
+    # checkpoints 0, 1000 (A: 300 blank), 2000 (B: one bump, mostly wrong), 4000 and 8000 (C)
+    counts = [(n, 0, 0, 0), (300, 100, 0, 0), (40, 360, 0, 0), (0, n, 0, 0), (0, n, 0, 0)]
+    good = [prereg_run(1.0, s, [0, 0.1, 0.2, 0.97, 0.98], [0, 0.1, 0.2, 0.97, 0.98], counts=counts,
+                       order=[0, 0.1, 0.3, 0.9, 0.95]) for s in (1, 2, 3)]
+    *_, phase = prereg.behaviour(good[0]['id'])
+    assert list(phase) == ['0', 'A', 'B', 'C', 'C']
+    assert prereg.c1(good)[3] == 'confirmed'
+    ordered_b = [prereg_run(1.0, s, [0, 0.1, 0.2, 0.97, 0.98], [0, 0.1, 0.2, 0.97, 0.98], counts=counts,
+                            order=[0, 0.1, 0.9, 0.9, 0.95]) for s in (1, 2)]      # B already ordered: not the paper's B
+    assert prereg.c1(good[:1] + ordered_b)[3] == 'partly (1 of 3 seeds)'
+    skip = [(n, 0, 0, 0), (300, 100, 0, 0), (0, n, 0, 0), (0, n, 0, 0), (0, n, 0, 0)]
+    no_b = [prereg_run(1.0, s, [0, .1, .97, .97, .98], [0, .1, .97, .97, .98], counts=skip) for s in (1, 2)]  # A, then C
+    row = prereg.c1(no_b)
+    assert row[3] == 'not observed' and 'B not observed' in row[1]
+    assert '(confirmatory)' in row[2] and prereg.c1([prereg_run(1.0, 0, FAST, FAST)])[2] == 'seeds 0 (exploratory)'
+
+
+def test_prereg_c3_c5_auc_with_intervals():
+    """C3 is confirmed only when the AUC difference's CI is above 0, contradicted when below; C5 only when the sigma
+    effect's CI contains 0 and is smaller than the C3 effect."""
+    import prereg
+    fast = [prereg_run(0.1, s, FAST, FAST) for s in (1, 2, 3)]
+    slow = [prereg_run(1.0, s, SLOW, SLOW) for s in (1, 2, 3)]
+    same = [prereg_run(1.0, s, FAST, FAST) for s in (4, 5, 6)]
+    rng = np.random.default_rng(0)
+    row, effect = prereg.c3({0.1: fast, 1.0: slow}, rng)
+    assert row[3] == 'confirmed' and effect > 0.1, row
+    assert prereg.c3({0.1: slow, 1.0: fast}, rng)[0][3] == 'contradicted'
+    assert prereg.c3({0.1: fast, 1.0: same}, rng)[0][3] == 'not confirmed'
+    s05 = [prereg_run(1.0, s, SLOW, SLOW, sigma=0.5) for s in (1, 2, 3)]
+    s05_far = [prereg_run(1.0, s, [0] * 5, [0] * 5, sigma=0.5) for s in (1, 2, 3)]
+    assert prereg.c5([('d=1: ', slow + s05)], effect, rng)[3] == 'confirmed'
+    assert prereg.c5([('d=1: ', slow + s05_far)], effect, rng)[3] == 'not confirmed'
+
+
+def test_prereg_c2_partials_out_training_step():
+    """Scores that only rise with training time (independent of accuracy within a step) do not confirm C2; scores
+    that track accuracy within each step do."""
+    import prereg
+    rng = np.random.default_rng(1)
+    def runs(tracking):
+        out = []
+        for seed in (1, 2):
+            for d, p in ((0.1, [0, .3, .6, .8, .95]), (0.5, [0, .2, .5, .7, .9]), (1.0, [0, .1, .3, .6, .85])):
+                r = prereg_run(d, seed, p, p)
+                noise = rng.normal(0, 0.01, 5)
+                r['id']['r2'] = (r['id']['acc'] if tracking else np.linspace(0.3, 0.9, 5) + rng.normal(0, 0.05, 5)) + noise
+                out.append(r)
+        return out
+    assert prereg.c2(runs(True), 'r2')[3] == 'confirmed'
+    assert prereg.c2(runs(False), 'r2')[3] == 'not confirmed'
+
+
+def test_prereg_c4_pace_and_gap():
+    """Coupled when x in the imbalanced run is at least one checkpoint later than in the balanced run of its
+    increment; the y - x gap's sign comes with its CI."""
+    import prereg
+    by_inc = {0.1: [prereg_run(0.1, 1, FAST, FAST)], 1.0: [prereg_run(1.0, 1, SLOW, SLOW)]}
+    coupled = [prereg_run(0.1, 1, SLOW, SLOW, dy=1.0)]
+    free = [prereg_run(0.1, 1, FAST, SLOW, dy=1.0)]
+    rng = np.random.default_rng(0)
+    pace, gap = prereg.c4({(0.1, 1.0): coupled}, by_inc, rng)
+    assert pace[3] == 'confirmed (coupled)' and gap[3] == 'not confirmed (no difference detected)', (pace, gap)
+    pace, gap = prereg.c4({(0.1, 1.0): free}, by_inc, rng)
+    assert pace[3] == 'not confirmed (x keeps its balanced pace)' and gap[3] == 'contradicted (x above y)', (pace, gap)
+
+
+def test_prereg_c6_hole_within_tolerance():
+    """Inside the hole as good as outside: confirmed; far worse: not confirmed; the probe row follows its rule."""
+    import prereg
+    rng = np.random.default_rng(0)
+    ok = [prereg_run(0.1, s, FAST, FAST, hole=(13, 19), p_ood=FAST) for s in (1, 2)]
+    bad = [prereg_run(0.1, s, FAST, FAST, hole=(11, 21), p_ood=[0, .1, .2, .3, .4]) for s in (1, 2)]
+    rows = prereg.c6({(13, 19): ok, (11, 21): bad}, rng)
+    verdicts = {r[0]: r[3] for r in rows}
+    assert verdicts == {'C6 hole 11-21': 'not confirmed', 'C6b hole 11-21': 'confirmed',
+                        'C6 hole 13-19': 'confirmed', 'C6b hole 13-19': 'confirmed'}, verdicts
+
+
+def test_metrics_csv_keeps_what_the_claims_need(tmp_path):
+    """metrics.csv written and read back gives the same pre-registered verdicts and statistics as the runs it came
+    from (the claims survive without the run folders), per-sample correctness included."""
+    import prereg
+    from plot_figures import read_metrics_csv, write_metrics_csv
+    runs = [prereg_run(d, s, FAST if d < 1 else SLOW, FAST if d < 1 else SLOW) for d in (0.1, 1.0) for s in (1, 2)]
+    runs += [prereg_run(0.1, 1, FAST, FAST, hole=(13, 19), p_ood=SLOW)]
+    from plot_figures import SCALARS
+    for r in runs:
+        r.update(size=32, steps=8000, train={'lr': 0.002})
+        for m in (r['id'], r.get('ood', {})):
+            m.update({k: np.full(5, np.nan) for k in SCALARS if k not in m} if m else {})
+            m.update(core=np.zeros_like(m['ok_x'])) if m else None
+    write_metrics_csv(str(tmp_path / 'metrics.csv'), runs)
+    back = {r['name']: r for r in read_metrics_csv(str(tmp_path / 'metrics.csv'))}
+    assert sorted(back) == sorted(r['name'] for r in runs)
+    for r in runs:
+        for split in ('id', 'ood') if r['hole'] else ('id',):
+            for k in ('ok_x', 'oracle_ok_y', 'step', 'acc', 'trust_dm'):
+                assert np.array_equal(back[r['name']][split][k], r[split][k]), (r['name'], split, k)
+    claims = lambda rs: prereg.all_claims([], [r for r in rs if not r['hole']], [], [], [r for r in rs if r['hole']])
+    assert claims(runs) == claims([back[r['name']] for r in runs])
