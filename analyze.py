@@ -15,12 +15,15 @@ Writes {out_dir}/metrics.npz with one row per (checkpoint, split): step, split (
   trust_dm, knn_r2_dm     the order measures of layer 4 with each channel's spatial mean removed (free of the
                           broadcast label embedding; metrics.demean_channels, metrics.order_measures)
   trust_ref, knn_r2_ref   the same measures on clean renders of the same labels pooled to layer 4's size: the ceiling
+  trust_blank, knn_r2_blank   the same measures on the same labels drawn on a blank canvas (layer4_blank): the
+                          conditioning alone at this checkpoint, the floor
   oracle_acc_x, _y        the oracle per axis
   acc_core, oracle_core   (ood rows) the same inside the hole's core, more than 1 px from its edge (nan for id rows)
-  probe_ood_mae, centre_mae   (ood rows) mean |error| in px of a PCA + ridge probe fitted on the same checkpoint's
-                          in-distribution layer 4 and applied to the hole's samples, and of guessing the hole's centre
+  probe_ood_mae, probe_blank_mae, centre_mae   (ood rows) mean |error| in px of a PCA + ridge probe fitted on the
+                          same checkpoint's in-distribution layer 4, applied to the hole's samples and to the blank-canvas
+                          control of the same labels, and of guessing the hole's centre
 and per sample (for confidence intervals over evaluation labels): ok_x, ok_y, oracle_ok_x, oracle_ok_y (Eq. 1 per
-axis) and core (inside the hole's core);
+axis), single (exactly one bump, not canvas-filling) and core (inside the hole's core);
 and per row the 3D embedding (emb), the labels, the predicted centres and example images for the figures; config.
 """
 import json
@@ -69,7 +72,7 @@ def running(pid):
 
 def score(path):
     """One row of metrics.npz from one samples file (plus its config under 'cfg')."""
-    s = load_npz(path, 'sample.py', keys=('images', 'labels', 'layer4', 'step'))
+    s = load_npz(path, 'sample.py', keys=('images', 'labels', 'layer4', 'layer4_blank', 'step'))
     sc = s['config']
     if not np.isfinite(s['layer4'].astype(np.float32)).all():
         fail(f"{path} holds non-finite layer-4 values (a diverged checkpoint?): rerun train.py from an earlier checkpoint")
@@ -80,6 +83,7 @@ def score(path):
     oracle, opred = accuracy(render(labels, data['sigma'], data['size']), labels, tolerance)
     ok, ook = np.abs(pred - labels) < tolerance, np.abs(opred - labels) < tolerance  # (n, 2) per sample and axis
     dm = order_measures(demean_channels(s['layer4'], data['size']), labels, n_pca, trust_k, probe_folds, seed)
+    blank = order_measures(demean_channels(s['layer4_blank'], data['size']), labels, n_pca, trust_k, probe_folds, seed)
     ref = order_measures(reference_features(labels, data['sigma'], data['size']), labels, n_pca, trust_k, probe_folds, seed)
     ood = os.path.basename(path).startswith('ood')
     embs = [embed(s['layer4'], n_neighbors, min_dist, umap_dims, seed + k) for k in range(umap_seeds)]
@@ -88,9 +92,10 @@ def score(path):
                oracle_acc=oracle['acc'], **r2s[0], umap_r2_sd=float(np.std([r['r2'] for r in r2s])),
                **representation(s['layer4'], labels, n_pca, trust_k, probe_folds, seed),
                trust_dm=dm['trust'], knn_r2_dm=dm['knn_r2'], trust_ref=ref['trust'], knn_r2_ref=ref['knn_r2'],
+               trust_blank=blank['trust'], knn_r2_blank=blank['knn_r2'],
                oracle_acc_x=ook[:, 0].mean(), oracle_acc_y=ook[:, 1].mean(),
                ok_x=ok[:, 0], ok_y=ok[:, 1], oracle_ok_x=ook[:, 0], oracle_ok_y=ook[:, 1],
-               **hole_scores(path, labels, s['layer4'], data, ok, ook, ood),
+               **hole_scores(path, labels, s['layer4'], s['layer4_blank'], data, ok, ook, ood),
                emb=embs[0].astype(np.float32), labels=s['labels'], pred=pred.astype(np.float32),
                examples=s['images'][:n_examples], cfg=sc)
     print(f"{path}: acc {row['acc']:.3f} (oracle {row['oracle_acc']:.3f}) r2 {row['r2']:.3f} probe_r2 {row['probe_r2']:.3f} "
@@ -98,11 +103,13 @@ def score(path):
     return row
 
 
-def hole_scores(path, labels, layer4, data, ok, ook, ood):
+def hole_scores(path, labels, layer4, blank, data, ok, ook, ood):
     """For a hole's samples: accuracy and oracle in the hole's core (> 1 px from its edge, where no bump of the
     training set overlaps much), and where the in-distribution manifold puts them: a PCA + ridge probe fitted on the
-    in-distribution layer 4 of the same checkpoint, applied here (mean |error| in px, beside guessing the centre)."""
-    nan = dict(acc_core=np.nan, oracle_core=np.nan, probe_ood_mae=np.nan, centre_mae=np.nan, core=np.zeros(len(labels), bool))
+    in-distribution layer 4 of the same checkpoint, applied to the hole's samples and to the same labels on a blank
+    canvas (the label reaches layer 4 directly, so the control says how much of the placement the drawing adds)."""
+    nan = dict(acc_core=np.nan, oracle_core=np.nan, probe_ood_mae=np.nan, probe_blank_mae=np.nan, centre_mae=np.nan,
+               core=np.zeros(len(labels), bool))
     if not ood:
         return nan
     from sklearn.decomposition import PCA
@@ -113,10 +120,10 @@ def hole_scores(path, labels, layer4, data, ok, ook, ood):
     s = load_npz(os.path.join(os.path.dirname(path), os.path.basename(path).replace('ood_', 'samples_')), 'sample.py', keys=('labels', 'layer4'))
     probe = make_pipeline(PCA(min(n_pca, len(s['labels']) - 1), random_state=seed), RidgeCV(alphas=np.logspace(-3, 3, 13)))
     probe.fit(s['layer4'].astype(np.float32), s['labels'])
-    pred = probe.predict(layer4.astype(np.float32))
+    mae = lambda X: float(np.abs(probe.predict(X.astype(np.float32)) - labels).mean())
     return dict(acc_core=ok[core].all(1).mean() if core.any() else np.nan,
                 oracle_core=ook[core].all(1).mean() if core.any() else np.nan,
-                probe_ood_mae=float(np.abs(pred - labels).mean()), centre_mae=float(np.abs((lo + hi) / 2 - labels).mean()), core=core)
+                probe_ood_mae=mae(layer4), probe_blank_mae=mae(blank), centre_mae=float(np.abs((lo + hi) / 2 - labels).mean()), core=core)
 
 
 def table_line(r):

@@ -33,13 +33,14 @@ def centroid(img):
 
 
 def accuracy(images, labels, tolerance=1.0):
-    """Eq. 1 (joint, x-only, y-only), the bump counts (0, 1, several; canvas-filling single contours) and the
-    predicted centres."""
+    """Eq. 1 (joint, x-only, y-only), the bump counts (0, 1, several; canvas-filling single contours), per sample
+    whether it holds exactly one bump (single: not canvas-filling), and the predicted centres."""
     preds, counts, fills = zip(*(predict_label(im) for im in images))
     pred, counts = np.array(preds), np.array(counts)
     ok = np.abs(pred - labels) < tolerance  # (n, 2)
     return dict(acc=ok.all(1).mean(), acc_x=ok[:, 0].mean(), acc_y=ok[:, 1].mean(), n_none=(counts == 0).sum(),
-                n_one=(counts == 1).sum(), n_many=(counts > 1).sum(), n_fill=np.sum(fills)), pred
+                n_one=(counts == 1).sum(), n_many=(counts > 1).sum(), n_fill=np.sum(fills),
+                single=(counts == 1) & ~np.array(fills, bool)), pred
 
 
 def r_squared(emb, labels):
@@ -90,9 +91,11 @@ def demean_channels(feats, size):
     """Layer 4 (n, C*h*w), h = w = size/2, with each channel's spatial mean subtracted per sample.
     Why: in Up.forward the label embedding enters as emb(t, mu) broadcast over space, a per-channel constant; taking
     each channel's spatial mean away removes that term exactly when layer 4 has no attention (the cpu and quick
-    presets), so what is left is what the network *draws* at each position. Where layer 4 has attention (the paper
-    preset, attn_res containing size/2), the attention's residual copy of the term is removed exactly, but what the
-    attention computed from it is mixed over space and partly stays."""
+    presets). It does not remove the label's other route: the Down blocks add the embedding too, and zero-padded
+    convolutions, GroupNorm and GELU turn that offset into spatial patterns that depend on the label and reach layer
+    4. So the order measures are normalised against a per-checkpoint control, the same labels on a blank canvas
+    (model.blank_layer4). Where layer 4 has attention (the paper preset, attn_res containing size/2), the
+    attention's residual copy of the broadcast term is removed exactly, but what the attention computed from it stays."""
     h = size // 2
     x = feats.astype(np.float32).reshape(len(feats), -1, h * h)
     return (x - x.mean(2, keepdims=True)).reshape(len(feats), -1)

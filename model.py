@@ -225,6 +225,20 @@ def generate(model, diffusion, labels, size, cfg, device, seed, on_call=None):
     return np.concatenate(images), np.concatenate(reps)
 
 
+@torch.no_grad()
+def blank_layer4(model, labels, size, t, device, batch=500):
+    """Layer 4 (n, C*H*W) float16 when the network sees a blank white canvas at timestep t with the true labels: the
+    conditioning alone, as it reaches layer 4 through every block (not only the broadcast term that demeaning
+    removes). The per-checkpoint floor of the order measures (analyze.py)."""
+    reps = []
+    for i in range(0, len(labels), batch):
+        mu = torch.from_numpy(labels[i:i + batch]).to(device)
+        x = torch.ones(len(mu), 1, size, size, device=device)
+        _, feats = model(x, torch.full((len(mu),), t, device=device, dtype=torch.long), mu, return_features=True)
+        reps.append(feats['layer4'].float().flatten(1).half().cpu().numpy())
+    return np.concatenate(reps)
+
+
 # ----------------------------------------------------------------------------- device
 
 def autocast(device, dtype):

@@ -60,8 +60,9 @@ def load_runs(sweep_dir):
 
 SCALARS = ('acc', 'acc_x', 'acc_y', 'oracle_acc', 'oracle_acc_x', 'oracle_acc_y', 'n_none', 'n_one', 'n_many', 'n_fill',
            'r2', 'r2_x', 'r2_y', 'umap_r2_sd', 'probe_r2', 'probe_r2_x', 'probe_r2_y', 'trust', 'id_dim', 'pca_dim',
-           'trust_dm', 'knn_r2_dm', 'trust_ref', 'knn_r2_ref', 'acc_core', 'oracle_core', 'probe_ood_mae', 'centre_mae')
-BITS = ('ok_x', 'ok_y', 'oracle_ok_x', 'oracle_ok_y', 'core')  # per-sample booleans, hex of np.packbits in the CSV
+           'trust_dm', 'knn_r2_dm', 'trust_ref', 'knn_r2_ref', 'trust_blank', 'knn_r2_blank', 'acc_core', 'oracle_core',
+           'probe_ood_mae', 'probe_blank_mae', 'centre_mae')
+BITS = ('ok_x', 'ok_y', 'oracle_ok_x', 'oracle_ok_y', 'single', 'core')  # per-sample booleans, hex of np.packbits in the CSV
 SETTINGS = ('name', 'dx', 'dy', 'sigma', 'hole', 'seed', 'size', 'steps', 'train')
 
 

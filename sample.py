@@ -5,7 +5,8 @@ Generate images and layer-4 representations from every checkpoint of a run (pape
     python sample.py --out_dir=out/run --sampler=ddpm --sample_steps=100   # strided ancestral DDPM (faster)
 
 For each ckpt_{step}.pt writes samples_{step}.npz: images (n,size,size) uint8 (0..255, the data's convention),
-labels (n,2) float32, layer4 (n, C*H*W) float16, config (JSON: this stage's, the checkpoint's, the data's).
+labels (n,2) float32, layer4 (n, C*H*W) float16, layer4_blank (the same labels on a blank canvas: the conditioning
+alone, model.blank_layer4), config (JSON: this stage's, the checkpoint's, the data's).
 The labels are the same for every checkpoint of a run (drawn once with `seed` from the training centres).
 For a dataset with a hole it also writes ood_{step}.npz for n labels drawn from the centres inside the hole.
 A checkpoint whose samples already exist with the same settings is skipped.
@@ -20,7 +21,7 @@ import torch
 from artifacts import checkpoints, load_npz, load_pt, result_settings, same_data, save_npz
 from bumps import draw_labels
 from configurator import configure, check, fail, progress
-from model import UNet, Diffusion, generate, pick_device, set_tf32
+from model import UNet, Diffusion, blank_layer4, generate, pick_device, set_tf32
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'      # run folder with data.npz and ckpt_*.pt
@@ -104,7 +105,8 @@ if __name__ == '__main__':
         for name, labels in outs:
             t0 = time.time()
             images, layer4 = generate(model, diffusion, labels, ck['model_args']['size'], config, device, seed, bar.update)
-            save_npz(paths[name], images=images, labels=labels, layer4=layer4, step=np.int64(step), config=meta)
+            blank = blank_layer4(model, labels, ck['model_args']['size'], rep_step, device, batch)
+            save_npz(paths[name], images=images, labels=labels, layer4=layer4, layer4_blank=blank, step=np.int64(step), config=meta)
             bar.write(f"step {step}: {len(labels)} {name} in {time.time() - t0:.1f}s "
                       f"({len(labels) / (time.time() - t0):.1f} img/s) -> {paths[name]}")
         if prune_ckpts and step != max(found):  # the latest stays: train.py resumes from it
