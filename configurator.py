@@ -9,9 +9,12 @@ which overrides them from `--key=value` arguments, prints every override, and re
 source itself so it can never drift. Errors are one line on stderr and exit status 2, before any work starts:
     python train.py --steps=100 --lr=1e-3
 """
+import ast
+import io
 import os
 import re
 import sys
+import tokenize
 from ast import literal_eval
 
 def fail(msg):
@@ -26,15 +29,36 @@ def check(ok, key, value, allowed):
         fail(f"bad setting {key}={value!r}: allowed is {allowed}")
 
 
+def literal(node):
+    """The value of a setting's right-hand side: literals, and arithmetic on them as a hand edit writes it
+    (`steps = 10 * 1000`, `lr = 3e-4 / 2`, `-1`); anything else (a name, a call) raises ValueError."""
+    ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b,
+           ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b, ast.Pow: lambda a, b: a ** b}
+    if isinstance(node, ast.BinOp) and type(node.op) in ops:
+        return ops[type(node.op)](literal(node.left), literal(node.right))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return -literal(node.operand) if isinstance(node.op, ast.USub) else literal(node.operand)
+    return literal_eval(node)
+
+
 def config_block(path):
-    """[(name, default, comment)] of the settings between the first two `# ----` lines of a script."""
+    """[(name, default, comment)] of the settings between the first two `# ----` lines of a script. A line that is
+    not a readable setting stops with one line naming it (a hand edit gone wrong), not a traceback."""
     lines = open(path).read().splitlines()
     marks = [i for i, line in enumerate(lines) if line.startswith('# ----')]
     rows = []
-    for line in lines[marks[0] + 1:marks[1]]:
-        m = re.match(r'^(\w+)\s*=\s*(.*?)\s*(?:#\s*(.*))?$', line)
-        if m:  # section comments and blank lines are not settings
-            rows.append((m.group(1), literal_eval(m.group(2)), m.group(3) or ''))
+    for no in range(marks[0] + 1, marks[1]):
+        line = lines[no]
+        if not re.match(r'^\w+\s*=', line):  # section comments and blank lines are not settings
+            continue
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+            comment = next((t.string.lstrip('#').strip() for t in tokens if t.type == tokenize.COMMENT), '')
+            node = ast.parse(line).body[0]
+            rows.append((node.targets[0].id, literal(node.value), comment))
+        except (SyntaxError, ValueError, TypeError, ZeroDivisionError, tokenize.TokenError, AttributeError, IndexError):
+            fail(f"{os.path.basename(path)} line {no + 1}: cannot read the setting {line.strip()!r}: allowed are literals "
+                 f"(numbers, 'strings', True/False/None) and arithmetic on them, e.g. steps = 10 * 1000")
     return rows
 
 

@@ -133,7 +133,7 @@ class UNet(nn.Module):
 # ----------------------------------------------------------------------------- DDPM maths
 
 class Diffusion(nn.Module):
-    """Linear beta schedule (computed in float64, stored as float32 buffers) and the DDPM equations."""
+    """Linear beta schedule (computed and kept in float64 buffers; the images stay float32) and the DDPM equations."""
 
     def __init__(self, T=1000, beta_start=1e-4, beta_end=0.02):
         super().__init__()

@@ -111,7 +111,7 @@ def test_unet_shapes():
         x = torch.randn(2, 1, 32, 32)
         eps, feats = m(x, torch.tensor([0, 999]), torch.tensor([[1.0, 32.0], [16.5, 3.2]]), return_features=True)
         assert eps.shape == x.shape and feats['layer4'].shape == (2, width, 16, 16)
-    assert feats['layer4'][0].numel() * 4 == 16384  # width 64 -> 64*16*16
+        assert feats['layer4'][0].numel() == {64: 16384, 16: 4096}[width]
 
 
 def test_schedule_and_q_sample():
@@ -280,7 +280,7 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path):
     p = run('train.py', f'--out_dir={a}', *args)
     ka, kb = (torch.load(d / 'ckpt_0000300.pt', weights_only=True) for d in (a, b))
     assert all(torch.equal(ka['model'][k], kb['model'][k]) for k in kb['model'])
-    assert all(torch.equal(ka['rng'], kb['rng']) for _ in [0])
+    assert torch.equal(ka['rng'], kb['rng'])
 
 
 def test_damaged_checkpoint_is_refused_cleanly(tmp_path):
@@ -419,8 +419,9 @@ def test_phase_rule_and_fig3_titles():
     assert row[2] == 'not confirmed (phase C not reached)' and 'best acc 0.60' in row[1]
     titles = [t for _, t in claims.fig3_picks(stuck['id'], TH)]
     assert not titles[2].startswith('phase C') and 'phase C not reached' in titles[2]
-    backwards = fake_run(1.0, [0, .95, .96, .97], [.3, .9, .9, .9], probe=[.1, .95, .95, .95], dim=[2, 2, 2, 2])
-    assert claims.c1_phases(backwards, TH)[2].startswith('not confirmed')
+    backwards = fake_run(1.0, [0, .95, .3, .97], [.3, .95, .5, .95], probe=[.1, .95, .3, .95], trust=[.5, .95, .6, .95], dim=[30, 2, 2, 2])
+    assert list(claims.phase_labels(backwards['id'], TH)) == ['A', 'C', 'B', 'C']  # C before B
+    assert claims.c1_phases(backwards, TH)[2] == 'not confirmed'
 
 
 # ----------------------------------------------------------------------------- layout and terminal
@@ -582,7 +583,6 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        assert all(p.poll() is not None for p in procs)
 
 
 def test_run_all_tiny_on_slurm_and_locally(tmp_path, slurm_cluster):
@@ -925,3 +925,19 @@ def test_metrics_csv_keeps_what_the_claims_need(tmp_path):
                 assert np.array_equal(back[r['name']][split][k], r[split][k]), (r['name'], split, k)
     claims = lambda rs: prereg.all_claims([], [r for r in rs if not r['hole']], [], [], [r for r in rs if r['hole']])
     assert claims(runs) == claims([back[r['name']] for r in runs])
+
+
+def test_config_block_reads_hand_edits(tmp_path):
+    """A hand edit of a config block: arithmetic and a string holding '#' are read as Python reads them; a line that
+    is not a setting ends in one line naming the file and line, no traceback."""
+    script = tmp_path / 'edited.py'
+    body = ("from configurator import configure\n# ----\nsteps = 10 * 1000     # steps\nname = 'a#b'  # a name # with hashes\n"
+            "lr = -3e-4 / 2\n# ----\nconfig = configure(globals())\nprint(config)\n")
+    script.write_text(body)
+    assert config_block(str(script)) == [('steps', 10000, 'steps'), ('name', 'a#b', 'a name # with hashes'), ('lr', -1.5e-4, '')]
+    env = {**os.environ, 'PYTHONPATH': HERE}
+    p = subprocess.run([sys.executable, str(script), '--steps=5'], capture_output=True, text=True, env=env)
+    assert p.returncode == 0 and "'steps': 5" in p.stdout and "'name': 'a#b'" in p.stdout, p.stderr
+    script.write_text(body.replace('lr = -3e-4 / 2', 'lr = float("3e-4")'))
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
+    assert p.returncode == 2 and p.stderr.count('\n') == 1 and 'edited.py line 5' in p.stderr and 'Traceback' not in p.stderr, p.stderr

@@ -2,7 +2,8 @@
 Train the conditional DDPM on one dataset (paper Sec. A.4 and A.6), with checkpoints for evaluation.
 
     python train.py --out_dir=out/run                       # the paper's model and schedule (GPU scale)
-    python train.py --out_dir=out/run --width=16 --attn_res=8,4 --dtype=bfloat16 --steps=6000   # CPU scale
+    python train.py --out_dir=out/run --width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --lr_decay=cosine --steps=16000
+                                                            # one run of the cpu preset (~25 min on one core)
 Rerunning the same command resumes from the latest checkpoint in out_dir.
 
 Reads {out_dir}/data.npz; writes {out_dir}/ckpt_{step:07d}.pt at step 0, every ckpt_every steps and at the
