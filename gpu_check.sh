@@ -5,7 +5,7 @@
 #                     set beside the fp32 seed-to-seed spread and an fp32 rerun of the same seed (CUDA's own
 #                     nondeterminism), each run scored by one fixed held-out loss (the same images, t and noise)
 #   bench.txt/.json   bench.py on CUDA (the last line of bench.txt is the JSON)
-#   metrics.txt, fig3.png, claims.md   a short real run of the paper model on d = 1 with dense checkpoints, each
+#   metrics.txt, fig3.png, claims.md, metrics.csv   a short real run of the paper model on d = 1 with dense checkpoints, each
 #                     sampled by DDPM-1000 and analyzed
 #   log.txt           everything printed; logs/ the output of each sub-run
 #   bash gpu_check.sh wheels                    # once, where pip can download: umap-learn & co as wheels in .whl/
