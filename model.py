@@ -150,12 +150,14 @@ class Diffusion(nn.Module):
         a = self.abar[t].to(x0.dtype)[:, None, None, None]
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
-    def loss(self, model, x0, mu, generator=None):
-        """Eq. 2: MSE between the true noise and the predicted noise, t uniform over all T steps."""
+    def loss(self, model, x0, mu, generator=None, per_sample=False):
+        """Eq. 2: MSE between the true noise and the predicted noise, t uniform over all T steps. per_sample: return
+        each sample's MSE and its t instead of their mean (train.py logs the loss per quarter of t)."""
         B = x0.shape[0]
         t = torch.randint(0, self.T, (B,), device=x0.device, generator=generator)
         noise = torch.randn(x0.shape, device=x0.device, generator=generator)
-        return F.mse_loss(model(self.q_sample(x0, t, noise), t, mu).float(), noise)
+        err = (model(self.q_sample(x0, t, noise), t, mu).float() - noise).pow(2).mean((1, 2, 3))
+        return (err, t) if per_sample else err.mean()
 
     def timesteps(self, n):
         """The n network-call timesteps of a (possibly strided) reverse process, descending, always ending at 0."""

@@ -1,5 +1,6 @@
 """
-Figures 3, 4, 5, 8, 9 and the claims table from a sweep (reads {sweep_dir}/*/metrics.npz only; recomputes nothing
+Figures 3, 4, 5, 8, 9, the training loss (fig_loss) and the claims table from a sweep (reads the runs' metrics.npz
+and loss.csv, and the committed metrics.csv beside the claims; recomputes nothing
 beyond summary statistics of those metrics).
 
     python plot_figures.py --sweep_dir=out/cpu --fig_dir=figures/cpu --claims=results/cpu/claims.md
@@ -217,6 +218,28 @@ def phase_diagram(name, rows_per_panel, param, ylabel, title, fig_dir, dpi):
     save(fig, fig_dir, name, dpi)
 
 
+def fig_loss(sweep_dir, fig3_name, fig_dir, dpi):
+    """The training loss of every run in the sweep (train.py's loss.csv), and for the Fig. 3 run the loss per quarter
+    of t (q0: t < T/4, the least noisy). Returns False when no run has a loss.csv."""
+    logs = {os.path.basename(os.path.dirname(p)): np.genfromtxt(p, delimiter=',', names=True)
+            for p in sorted(glob.glob(os.path.join(sweep_dir, '*', 'loss.csv')))}
+    logs = {k: v for k, v in logs.items() if v.size > 1}
+    if not logs:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(8, 2.8))
+    for name, v in logs.items():
+        axes[0].plot(v['step'], v['loss'], lw=0.8, label=name.replace('_seed', ' seed '))
+    axes[0].set_yscale('log'), axes[0].set_xlabel('training step'), axes[0].set_ylabel('loss (mean per row of loss.csv)')
+    axes[0].set_title('training loss, every run'), axes[0].legend(fontsize=5)
+    v = logs.get(fig3_name, next(iter(logs.values())))
+    for q in range(4):
+        axes[1].plot(v['step'], v[f'loss_q{q}'], lw=0.8, label=f't in [{q}T/4, {q + 1}T/4)')
+    axes[1].set_yscale('log'), axes[1].set_xlabel('training step'), axes[1].set_ylabel('loss')
+    axes[1].set_title(f"{fig3_name if fig3_name in logs else next(iter(logs))}: loss per quarter of t"), axes[1].legend(fontsize=6)
+    save(fig, fig_dir, 'fig_loss', dpi)
+    return True
+
+
 def fig5(runs, fig_dir, dpi):
     fig, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 3.2), squeeze=False, constrained_layout=True)
     for ax, r in zip(axes[0], runs):
@@ -298,6 +321,8 @@ if __name__ == '__main__':
         phase_diagram('fig8', f8, 'sigma', 'sigma', 'Fig. 8: sigma x training step, one row per increment', fig_dir, dpi)
     if f9:
         fig9(f9, fig_dir, dpi)
+    if not fig_loss(sweep_dir, f3['name'] if f3 else '', fig_dir, dpi):
+        print(f"fig_loss: no loss.csv in the runs of {sweep_dir} (runs trained before train.py wrote it), skipped")
     rows = all_claims(f3 if f3 and len(f3['id']['step']) >= 2 else None, f4, f5, f8, f9, th)
     write_claims(claims, sweep_dir, pre, rows, runs, th)
     print(f"wrote {claims} and {table}\n\npre-registered claims (verdicts; statistics in {claims}):")

@@ -324,12 +324,19 @@ def test_end_to_end_and_resume(tmp_path):
     a, b = tmp_path / 'a', tmp_path / 'b'
     for d in (a, b):
         run('make_data.py', f'--out_dir={d}', '--size=16', '--dx=2.0', '--dy=2.0')
-    train = [*TINY_MODEL, '--batch_size=8', '--ckpt_every=20', '--ckpt_at=10', '--seed=3']
-    run('train.py', f'--out_dir={a}', *train, '--steps=20')
-    assert sorted(os.listdir(a)) == ['ckpt_0000000.pt', 'ckpt_0000010.pt', 'ckpt_0000020.pt', 'data.npz']
+    train = [*TINY_MODEL, '--batch_size=8', '--ckpt_every=20', '--ckpt_at=10', '--seed=3', '--log_every=5']
+    p = run('train.py', f'--out_dir={a}', *train, '--steps=20')
+    assert sorted(os.listdir(a)) == ['ckpt_0000000.pt', 'ckpt_0000010.pt', 'ckpt_0000020.pt', 'data.npz', 'loss.csv']
+    assert f"checkpoint {a / 'ckpt_0000010.pt'}" in p.stdout + p.stderr  # each checkpoint is announced
+    with open(a / 'loss.csv', 'a') as f:
+        f.write('25,0.5,0.1,0.2,0.3,0.4,0.001,100\n26,0.5')  # rows past the checkpoint, and a torn line, from a kill
     p = run('train.py', f'--out_dir={a}', *train, '--steps=30')
     assert 'resumed from' in p.stdout and 'at step 20' in p.stdout
     run('train.py', f'--out_dir={b}', *train, '--steps=30')
+    la, lb = (np.genfromtxt(d / 'loss.csv', delimiter=',', names=True) for d in (a, b))
+    assert list(la['step']) == list(lb['step']) == [5, 10, 15, 20, 25, 30]  # a resume drops what it writes again
+    assert np.array_equal(la['loss'], lb['loss']) and np.isfinite(la['loss_q0']).all() and (la['lr'] > 0).all()
+    assert la.dtype.names == ('step', 'loss', 'loss_q0', 'loss_q1', 'loss_q2', 'loss_q3', 'lr', 'img_s')
     ka, kb = (torch.load(d / 'ckpt_0000030.pt', weights_only=True) for d in (a, b))
     assert ka['step'] == 30 and all(torch.equal(ka['model'][k], kb['model'][k]) for k in kb['model'])
     assert ka['config']['width'] == 8 and ka['data_config']['dx'] == 2.0 and ka['model_args']['size'] == 16
@@ -628,7 +635,7 @@ def test_run_all_tiny_on_slurm_and_locally(tmp_path, slurm_cluster):
     assert len(jobs) == len(set(jobs)) == 5  # the sigma = 1 run is shared by Figs. 4 and 8
     assert all(os.path.exists(line.split()[1] + '/DONE') for line in jobs)
     assert 'following sample.py' in open(os.path.join(jobs[0].split()[1], 'log.txt')).read()
-    for name in ('fig3', 'fig4', 'fig5', 'fig8', 'fig9'):
+    for name in ('fig3', 'fig4', 'fig5', 'fig8', 'fig9', 'fig_loss'):
         for ext in ('png', 'pdf'):
             assert (tmp_path / 'figures' / 'tiny' / f'{name}.{ext}').stat().st_size > 1000, (name, ext)
     claims_md = (tmp_path / 'results' / 'tiny' / 'claims.md').read_text()

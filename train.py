@@ -7,7 +7,9 @@ Train the conditional DDPM on one dataset (paper Sec. A.4 and A.6), with checkpo
 Rerunning the same command resumes from the latest checkpoint in out_dir.
 
 Reads {out_dir}/data.npz; writes {out_dir}/ckpt_{step:07d}.pt at step 0, every ckpt_every steps and at the
-last step: model + optimizer state, step, RNG state, model_args, config and the dataset's config.
+last step: model + optimizer state, step, RNG state, model_args, config and the dataset's config; and appends to
+{out_dir}/loss.csv every log_every steps: step, the mean loss over those steps, the same per quarter of t (q0: the
+least noisy quarter, t < T/4), lr and img/s (a resume first drops rows past its checkpoint).
 """
 import math
 import os
@@ -50,13 +52,15 @@ tf32 = False               # CUDA: TF32 matmuls and convolutions (bench.py measu
 compile = 'none'           # torch.compile the network: 'none', 'default' or 'reduce-overhead' (CUDA graphs)
 threads = 0                # torch CPU threads (0 = torch's default, one per core)
 time_limit = 0.0           # minutes after which training checkpoints and stops cleanly (0 = none); rerun to go on
+log_every = 100            # steps per row of loss.csv (the loss averaged over them)
 # -----------------------------------------------------------------------------
 DEFAULTS = {name: value for name, value, _ in config_block(__file__)}  # a setting an older checkpoint lacks had its default
-RESUMABLE = ('out_dir', 'steps', 'ckpt_every', 'ckpt_at', 'device', 'threads', 'channels_last', 'tf32', 'compile', 'time_limit')  # may change between a run and its resume
+RESUMABLE = ('out_dir', 'steps', 'ckpt_every', 'ckpt_at', 'device', 'threads', 'channels_last', 'tf32', 'compile', 'time_limit',
+             'log_every')  # may change between a run and its resume
 
 
 def validate(c, size):
-    for key in ('steps', 'batch_size', 'ckpt_every', 'width', 'pe_dim', 'T'):
+    for key in ('steps', 'batch_size', 'ckpt_every', 'width', 'pe_dim', 'T', 'log_every'):
         check(type(c[key]) is int and c[key] > 0, key, c[key], 'a positive integer')
     check(c['pe_dim'] % 2 == 0, 'pe_dim', c['pe_dim'], 'an even integer')
     check(c['width'] % 4 == 0, 'width', c['width'], 'a multiple of 4 (4 attention heads)')
@@ -76,6 +80,21 @@ def validate(c, size):
     res = [r.strip() for r in str(c['attn_res']).split(',') if r.strip()]
     allowed = [str(size >> k) for k in range(4)]  # the UNet's resolutions: size, size/2, size/4, size/8
     check(all(r in allowed for r in res), 'attn_res', c['attn_res'], f"comma-separated values from {','.join(allowed)} or ''")
+
+
+LOSS_COLS = ('step', 'loss', 'loss_q0', 'loss_q1', 'loss_q2', 'loss_q3', 'lr', 'img_s')
+
+
+def start_loss_log(path, start):
+    """loss.csv kept up to `start` (a resumed run drops the rows it will write again; a torn last line goes too)."""
+    rows = []
+    if os.path.exists(path):
+        with open(path) as f:
+            rows = [line for line in f.read().splitlines()[1:] if line.count(',') == len(LOSS_COLS) - 1
+                    and line.split(',')[0].isdigit() and int(line.split(',')[0]) <= start]
+    with open(path + '.tmp', 'w') as f:
+        f.write(','.join(LOSS_COLS) + '\n' + ''.join(r + '\n' for r in rows))
+    os.replace(path + '.tmp', path)
 
 
 def lr_at(step, lr, warmup, lr_decay, steps):
@@ -145,6 +164,10 @@ if __name__ == '__main__':
     if start == 0 and 0 not in ckpts:
         save(0, loss_val)
     extra_ckpts = {int(s) for s in str(ckpt_at).split(',') if s.strip()}
+    loss_log = os.path.join(out_dir, 'loss.csv')
+    start_loss_log(loss_log, start)
+    q_sum, q_n = torch.zeros(4, device=device), torch.zeros(4, device=device)  # loss per quarter of t since the last row
+    t_log = time.time()
     bar = progress(steps, 'train', 'step', initial=start)
     t0, seen = time.time(), 0
     for step in range(start, steps):
@@ -152,7 +175,10 @@ if __name__ == '__main__':
             g['lr'] = lr_at(step, lr, warmup, lr_decay, steps)
         idx = torch.randint(0, len(x_all), (batch_size,), device=device, generator=gen)
         with autocast(device, dtype):
-            loss = diffusion.loss(net, x_all[idx], mu_all[idx], generator=gen)
+            err, t = diffusion.loss(net, x_all[idx], mu_all[idx], generator=gen, per_sample=True)
+        loss = err.mean()
+        q = t * 4 // T
+        q_sum.index_add_(0, q, err.detach()), q_n.index_add_(0, q, torch.ones_like(err))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -169,8 +195,16 @@ if __name__ == '__main__':
                 bar.close()  # so that the error gets a line of its own
                 fail(f"loss is {loss_val} at step {step + 1}: training stopped, the last good checkpoint is kept")
             bar.set_postfix(loss=f'{loss_val:.4f}', img_s=f'{seen / (time.time() - t0):.0f}', refresh=False)
+        if (step + 1) % log_every == 0:  # one row of loss.csv: the means since the last row
+            qs = (q_sum / q_n.clamp(min=1)).tolist()
+            with open(loss_log, 'a') as f:
+                f.write(f"{step + 1},{sum(q_sum.tolist()) / max(1, sum(q_n.tolist())):.6g},{','.join(f'{v:.6g}' for v in qs)},"
+                        f"{lr_at(step, lr, warmup, lr_decay, steps):.6g},{log_every * batch_size / (time.time() - t_log):.1f}\n")
+            q_sum.zero_(), q_n.zero_()
+            t_log = time.time()
         if is_ckpt:
             save(step + 1, loss_val)
+            bar.write(f"checkpoint {os.path.join(out_dir, f'ckpt_{step + 1:07d}.pt')} (loss {loss_val:.4f})")
         bar.update(1)
         if out_of_time:
             bar.close()
