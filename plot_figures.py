@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from artifacts import load_npz
+from bumps import overlap
 import prereg
 from claims import all_claims, failure_fractions, fig3_picks, phase_labels, write_claims
 from configurator import configure, check, fail
@@ -240,6 +241,18 @@ def fig_loss(sweep_dir, fig3_name, fig_dir, dpi):
     return True
 
 
+def fig7b(fig_dir, dpi, size=32):
+    """App. A.5, Fig. 7b: the normalised L2 norm of the overlap of neighbouring bumps against the increment, one
+    curve per sigma (bumps.overlap, on the renderer that draws the training images; no runs needed)."""
+    incs = np.round(np.arange(0.05, 1.0001, 0.05), 2)
+    fig, ax = plt.subplots(figsize=(4, 2.8))
+    for k, sigma in enumerate((0.2, 0.3, 0.4, 0.5, 0.7, 1.0)):  # at 0.1 most off-centre bumps render blank: undefined
+        ax.plot(incs, [overlap(d, sigma, size) for d in incs], 'o-', ms=2, lw=0.8, color=plt.get_cmap(CMAP)(k / 5), label=f'sigma = {sigma:g}')
+    ax.set_xlabel('increment d'), ax.set_ylabel('||sqrt(a b)||_2 / ||a||_2'), ax.set_ylim(-0.02, 1.05)
+    ax.set_title('Fig. 7b: overlap of neighbouring bumps'), ax.legend(fontsize=6)
+    save(fig, fig_dir, 'fig7b', dpi)
+
+
 def fig5(runs, fig_dir, dpi):
     fig, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 3.2), squeeze=False, constrained_layout=True)
     for ax, r in zip(axes[0], runs):
@@ -321,6 +334,7 @@ if __name__ == '__main__':
         phase_diagram('fig8', f8, 'sigma', 'sigma', 'Fig. 8: sigma x training step, one row per increment', fig_dir, dpi)
     if f9:
         fig9(f9, fig_dir, dpi)
+    fig7b(fig_dir, dpi)
     if not fig_loss(sweep_dir, f3['name'] if f3 else '', fig_dir, dpi):
         print(f"fig_loss: no loss.csv in the runs of {sweep_dir} (runs trained before train.py wrote it), skipped")
     rows = all_claims(f3 if f3 and len(f3['id']['step']) >= 2 else None, f4, f5, f8, f9, th)

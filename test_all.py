@@ -951,3 +951,14 @@ def test_config_block_reads_hand_edits(tmp_path):
     script.write_text(body.replace('lr = -3e-4 / 2', 'lr = float("3e-4")'))
     p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
     assert p.returncode == 2 and p.stderr.count('\n') == 1 and 'edited.py line 5' in p.stderr and 'Traceback' not in p.stderr, p.stderr
+
+
+def test_fig7b_overlap_matches_the_closed_form_and_has_the_cusps():
+    """bumps.overlap (Fig. 7b) on the training renderer: where pixelation is negligible (sigma >= 0.7) it is the
+    unpixelated closed form exp(-d^2 / (16 sigma^2)) within 0.005; at sigma = 0.2 the curve has the cusp near
+    d = 0.5 the paper mentions (centres on the half-pixel grid overlap more than at d = 0.45), and at d = 1 the
+    sub-pixel bumps no longer overlap at all."""
+    for sigma in (0.7, 1.0):
+        for d in np.round(np.arange(0.1, 1.01, 0.1), 2):
+            assert abs(bumps.overlap(d, sigma) - np.exp(-d ** 2 / (16 * sigma ** 2))) < 0.005, (sigma, d)
+    assert bumps.overlap(0.5, 0.2) > bumps.overlap(0.45, 0.2) + 0.1 and bumps.overlap(1.0, 0.2) == 0.0
