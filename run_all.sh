@@ -22,7 +22,7 @@ preset() {  # the settings of one preset: the sweep (what the figures need), the
   case "$1" in
     tiny)  SIZE=32; INCS="2.0 4.0"; SIGMAS="0.5 1.0"; SIGMA_INCS="4.0"; IMBAL="2.0,4.0"
            HOLE_D=2.0; HOLES="11,21"; SEEDS="0"; FIG3_D=4.0
-           TRAIN="--width=8 --attn_res=4 --pe_dim=16 --steps=30 --ckpt_every=10 --batch_size=16"
+           TRAIN="--width=8 --attn_res=4 --pe_dim=16 --steps=30 --ckpt_every=10 --batch_size=16 --log_every=5"
            SAMPLE="--n_samples=40 --sample_steps=5"; ANALYZE="--umap_seeds=1" ;;
     quick) SIZE=32; INCS="1.0"; SIGMAS=""; SIGMA_INCS=""; IMBAL=""; HOLE_D=1.0; HOLES=""; SEEDS="0"; FIG3_D=1.0
            TRAIN="--width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 --lr_decay=cosine --batch_size=32 --steps=12000 --ckpt_every=2000 --ckpt_at=500,1000,3000,5000,7000"

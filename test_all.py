@@ -304,7 +304,8 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     run('train.py', *args, '--steps=2')
     good = (tmp_path / 'ckpt_0000002.pt').read_bytes()
     code = ("import runpy, sys, torch, model\n"
-            "model.Diffusion.loss = lambda self, m, x, mu, generator=None: m(x, torch.zeros(len(x), dtype=torch.long), mu).mean() * float('nan')\n"
+            "model.Diffusion.loss = lambda self, m, x, mu, generator=None, per_sample=False: (m(x, torch.zeros(len(x), dtype=torch.long), mu)"
+            ".mean((1, 2, 3)) * float('nan'), torch.zeros(len(x), dtype=torch.long, device=x.device))\n"
             "sys.argv = ['train.py'] + sys.argv[1:]\n"
             "runpy.run_path('train.py', run_name='__main__')")
     p = subprocess.run([sys.executable, '-c', code, *args, '--steps=6'], cwd=HERE, capture_output=True, text=True, timeout=300)
