@@ -232,11 +232,11 @@ def fig_loss(sweep_dir, fig3_name, fig_dir, dpi):
         axes[0].plot(v['step'], v['loss'], lw=0.8, label=name.replace('_seed', ' seed '))
     axes[0].set_yscale('log'), axes[0].set_xlabel('training step'), axes[0].set_ylabel('loss (mean per row of loss.csv)')
     axes[0].set_title('training loss, every run'), axes[0].legend(fontsize=5)
-    v = logs.get(fig3_name, next(iter(logs.values())))
+    name = fig3_name if fig3_name in logs else next(iter(logs))
     for q in range(4):
-        axes[1].plot(v['step'], v[f'loss_q{q}'], lw=0.8, label=f't in [{q}T/4, {q + 1}T/4)')
+        axes[1].plot(logs[name]['step'], logs[name][f'loss_q{q}'], lw=0.8, label=f't in [{q}T/4, {q + 1}T/4)')
     axes[1].set_yscale('log'), axes[1].set_xlabel('training step'), axes[1].set_ylabel('loss')
-    axes[1].set_title(f"{fig3_name if fig3_name in logs else next(iter(logs))}: loss per quarter of t"), axes[1].legend(fontsize=6)
+    axes[1].set_title(f"{name}: loss per quarter of t"), axes[1].legend(fontsize=6)
     save(fig, fig_dir, 'fig_loss', dpi)
     return True
 

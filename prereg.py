@@ -13,9 +13,9 @@ Phases by behaviour (the paper's Fig. 3 caption), per trained checkpoint (step >
   C  accuracy >= FRAC x oracle                                      (one bump, correct)
   A  not C and failed >= FAIL_A (no bump, several, canvas-filling)  (no usable bump)
   B  not C or A, single-but-wrong >= failed                         (one bump, wrong place)
+  -  none of these (mostly failures, but fewer than FAIL_A)
 where failed, single-but-wrong and single-and-right partition the samples (per-sample 'single': one contour, not
 filling the canvas; right by Eq. 1).
-  -  none of these (mostly failures, but fewer than FAIL_A)
 Order of the manifold: layer 4 with each channel's spatial mean removed (free of the broadcast label embedding),
 scored by trust_dm and knn_r2_dm, each normalised as (m - floor) / (ceiling - floor). Ceiling: the same measure on
 clean renders of the same labels. Floor: the larger of the run's step-0 value and, at this checkpoint, the value for
