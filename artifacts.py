@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import re
+import sys
 import zipfile
 
 import numpy as np
@@ -83,3 +84,10 @@ def load_pt(path, stage):
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # truncated zip, not a checkpoint, pickle refusing a foreign object...
         fail(f"{path} is damaged or not a checkpoint ({type(e).__name__}): delete it and rerun {stage}")
+
+
+def progress(total, desc, unit='it', initial=0):
+    """A tqdm bar on stderr: redrawn twice a second on a terminal, every 30 s into a log file (no flood)."""
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit=unit, initial=initial, dynamic_ncols=True,
+                mininterval=0.5 if sys.stderr.isatty() else 30)

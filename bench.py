@@ -27,22 +27,19 @@ import torch
 
 from artifacts import checkpoints, load_pt
 from bumps import draw_labels, render
-from configurator import check, config_block, configure, fail, parse_overrides
+from configurator import check, configure
 from metrics import accuracy, embed, r_squared, representation
-from model import UNet, Diffusion, autocast, ensemble_losses, generate, pick_device, set_tf32
+from model import UNet, Diffusion, autocast, generate, pick_device, set_tf32
+import presets
 
 # -----------------------------------------------------------------------------
 device = 'auto'          # 'auto', 'cpu' or 'cuda'
-model = 'paper'          # 'paper' (train.py's defaults: width 64) or a run_all.sh preset whose model is timed
+model = 'paper'          # the preset (presets.py) whose model is timed; 'paper' = train.py's defaults (width 64)
 levers = 'auto'          # comma-separated levers to try, or 'auto' (all on CUDA; channels_last,bf16 on CPU)
 repeats = 5              # timed repeats per measurement (the median is reported)
 n_eval = 500             # samples per evaluation (the paper's 500), all in one batch
 runs_per_gpu = '1,2,4,8' # processes sharing one GPU for the aggregate training throughput ('' = skip; CUDA only)
-ensembles = '2,4,8'      # models trained at once by one process (vmap) for the aggregate throughput ('' = skip; CUDA or dry)
 share_seconds = 20.0     # seconds each sharing process trains while timed
-paper_steps = 320000     # steps of one paper run (for the projection)
-paper_evals = 51         # evaluations of one paper run
-sweep_runs = 123         # runs of the paper sweep
 dry = False              # tiny model, batch and sizes: the whole bench in well under a minute on a CPU
 agree_dir = ''           # run folder whose checkpoints to compare samplers on ('' = skip)
 agree_ckpts = ''         # comma-separated steps ('' = first, middle and last)
@@ -56,24 +53,6 @@ seed = 0                 # seeds the timed models' weights and the evaluation la
 # -----------------------------------------------------------------------------
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALL_LEVERS = ('channels_last', 'tf32', 'bf16', 'fused_adam', 'compile', 'cudagraphs')
-
-
-def defaults(script):
-    """{setting: default} of a script's config block (the one source of every default)."""
-    return {name: value for name, value, _ in config_block(os.path.join(HERE, script))}
-
-
-def preset_settings(name):
-    """(train, sample, analyze) settings of a run_all.sh preset: the scripts' defaults with the preset's overrides."""
-    out = subprocess.run(['bash', os.path.join(HERE, 'run_all.sh'), 'settings', name], capture_output=True, text=True)
-    if out.returncode:
-        fail(out.stderr.strip().removeprefix('error: '))
-    lines = dict(line.split(': ', 1) for line in out.stdout.splitlines() if ': ' in line)
-    res = []
-    for script, key in (('train.py', 'train'), ('sample.py', 'sample'), ('analyze.py', 'analyze')):
-        d = defaults(script)
-        res.append({**d, **parse_overrides(shlex.split(lines.get(key, '')), d)})
-    return res
 
 
 def timed(fn, repeats, sync):
@@ -113,50 +92,6 @@ def make_train_step(args, batch, use, dev):
         opt.step()
         return loss
     return step
-
-
-def make_ensemble_step(args, batch, k, use, dev):
-    """One training step of k models at once in one process: their weights stacked (torch.func.stack_module_state)
-    and one vmapped network call over (k, batch) images. AdamW is elementwise, so one AdamW over the stacked weights
-    is k independent AdamWs; t and the noise are drawn outside vmap, per image."""
-    from torch.func import stack_module_state
-    torch.manual_seed(seed)
-    set_tf32('tf32' in use)
-    params, buffers = stack_module_state([UNet(**args).to(dev) for _ in range(k)])
-    base = UNet(**args).to('meta')  # the architecture only; functional_call fills in each model's weights
-    opt = torch.optim.AdamW(list(params.values()), lr=TRAIN['lr'], fused=True if 'fused_adam' in use else None)
-    diff = Diffusion().to(dev)
-    size = args['size']
-    x0 = torch.rand(k * batch, 1, size, size, device=dev) * 2 - 1
-    mu = torch.rand(k * batch, 2, device=dev) * size
-    dtype = 'bfloat16' if 'bf16' in use else 'float32'
-    split = lambda z: z.view(k, batch, *z.shape[1:])
-
-    def step():
-        t = torch.randint(0, diff.T, (k * batch,), device=dev)
-        eps = torch.randn_like(x0)
-        with autocast(dev, dtype):
-            loss = ensemble_losses(base, params, buffers, split(diff.q_sample(x0, t, eps)), split(t), split(mu), split(eps)).sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
-def ensembles_table(args, batch, ks, winners, dev, sync):
-    """Aggregate training img/s of k models trained by one process (vmap) with the winners it can use; {k: img/s}."""
-    use = {w for w in winners if w in ('tf32', 'bf16', 'fused_adam')}  # the levers make_ensemble_step applies
-    print(f"\nk models in one process (torch.func.vmap; levers: {'+'.join(sorted(use)) or 'none'}):")
-    res = {}
-    for k in ks:
-        try:
-            res[k] = k * batch / timed(make_ensemble_step(args, batch, k, use, dev), repeats, sync)
-        except Exception as e:  # reported, not fatal: the rest of the check goes on
-            print(f"  {k} models: failed ({type(e).__name__}: {str(e).splitlines()[0][:100]})")
-            continue
-        print(f"  {k} models in one process: {res[k]:9.1f} img/s together ({res[k] / k:.1f} each)", flush=True)
-    return res
 
 
 def make_call(args, n, use, dev):
@@ -333,10 +268,12 @@ def acc_delta(rows, fast_name):
 if __name__ == '__main__':
     config = configure(globals())
     check(type(repeats) is int and repeats >= 1, 'repeats', repeats, 'an integer >= 1')
-    for key in ('runs_per_gpu', 'ensembles'):
-        check(all(k.strip().isdigit() and int(k) > 0 for k in str(config[key]).split(',') if k.strip()), key, config[key],
-              "comma-separated positive integers (e.g. '2,4,8') or ''")
-    TRAIN, SAMPLE, ANALYZE = preset_settings(model) if model != 'paper' else (defaults('train.py'), defaults('sample.py'), defaults('analyze.py'))
+    check(all(k.strip().isdigit() and int(k) > 0 for k in str(runs_per_gpu).split(',') if k.strip()), 'runs_per_gpu',
+          runs_per_gpu, "comma-separated positive integers (e.g. '2,4,8') or ''")
+    TRAIN, SAMPLE, ANALYZE = presets.full_settings(presets.get(model))
+    PAPER = presets.full_settings(presets.get('paper'))[0]  # the projection is for the paper's schedule and sweep
+    paper_steps, paper_evals = PAPER['steps'], PAPER['steps'] // PAPER['ckpt_every'] + 1  # + step 0
+    sweep_runs = len(presets.runs(presets.get('paper')))
     UMAP = (ANALYZE['n_neighbors'], ANALYZE['min_dist'], ANALYZE['umap_dims'], ANALYZE['seed'])
     MODEL_ARGS = dict(width=TRAIN['width'], attn_res=TRAIN['attn_res'], pe_dim=TRAIN['pe_dim'], size=32)
     BATCH = TRAIN['batch_size']
@@ -368,8 +305,6 @@ if __name__ == '__main__':
         sampling, scoring = eval_seconds(MODEL_ARGS, cwin, dev, sync)
         ks = [int(k) for k in runs_per_gpu.split(',') if k.strip()] if cuda else []
         share = sharing(MODEL_ARGS, BATCH, winners, ks, dev) if ks else {}
-        eks = [int(k) for k in ensembles.split(',') if k.strip()] if cuda or dry else []
-        ens = ensembles_table(MODEL_ARGS, BATCH, eks, winners, dev, sync) if eks else {}
         best_k = max(share, key=share.get) if share else 1
         agg = share.get(best_k, fast)
         ev = sampling + scoring
@@ -382,8 +317,7 @@ if __name__ == '__main__':
                    train_levers=winners, call_img_s_plain=round(cplain, 1), call_img_s_fast=round(cfast, 1), call_levers=cwin,
                    eval_seconds_paper=round(ev, 1), eval_sampling_s=round(sampling, 1), eval_scoring_s=round(scoring, 1),
                    paper_run_minutes=round(run_min, 1), sweep_hours_one_gpu=round(sweep_h, 1), runs_per_gpu_best=best_k,
-                   aggregate_img_s={str(k): round(v, 1) for k, v in share.items()},
-                   ensemble_img_s={str(k): round(v, 1) for k, v in ens.items()})
+                   aggregate_img_s={str(k): round(v, 1) for k, v in share.items()})
     if agree_dir:  # sampler agreement on trained checkpoints
         check(all(s.strip().isdigit() for s in agree_ckpts.split(',') if s.strip()), 'agree_ckpts', agree_ckpts,
               "comma-separated checkpoint steps, e.g. '1000,6000'")

@@ -6,7 +6,11 @@ comment saying what it means, then calls
     config = configure(globals())
 which overrides them from `--key=value` arguments, prints every override, and returns the settings as a dict
 (what the artifacts embed). `--help` prints the script's usage lines and the block as a table, read from the
-source itself so it can never drift. Errors are one line on stderr and exit status 2, before any work starts:
+source itself so it can never drift.
+
+Bad settings and unreadable artifacts raise SettingError (library code raises, so a notebook calling
+`artifacts.load_npz` or `model.pick_device` gets an exception it can catch); a script that called configure() prints
+one raised by anything it calls as one line on stderr, exit status 2, no traceback:
     python train.py --steps=100 --lr=1e-3
 """
 import ast
@@ -17,10 +21,22 @@ import sys
 import tokenize
 from ast import literal_eval
 
+class SettingError(ValueError):
+    """A bad setting, or an artifact that is missing, damaged or not ours: the message says what to change or rerun."""
+
+
 def fail(msg):
-    """Stop with a one-line error and no traceback (nothing has been written yet)."""
-    print(f"error: {msg}", file=sys.stderr)
-    sys.exit(2)
+    raise SettingError(msg)
+
+
+def one_line_errors(kind, err, tb):
+    """sys.excepthook of a script: a SettingError is one line 'error: ...' and exit status 2; the rest as usual."""
+    if not isinstance(err, SettingError):
+        return sys.__excepthook__(kind, err, tb)
+    print(f"error: {err}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(2)  # the hook cannot choose the exit status otherwise; every write we do is atomic (tmp + rename)
 
 
 def check(ok, key, value, allowed):
@@ -93,7 +109,9 @@ def _parse(key, text, default):
 
 
 def configure(g, argv=None):
-    """Apply --key=value overrides to the config globals `g`; return {key: value} of all settings."""
+    """Apply --key=value overrides to the config globals `g`; return {key: value} of all settings. From here on a
+    SettingError anywhere in the script ends it with one line (one_line_errors)."""
+    sys.excepthook = one_line_errors
     keys = [name for name, _, _ in config_block(g['__file__'])]
     argv = sys.argv[1:] if argv is None else argv
     if '--help' in argv or '-h' in argv:
@@ -121,11 +139,3 @@ def parse_overrides(args, defaults):
         key, text = arg[2:].split('=', 1)
         out[key] = _parse(key, text, defaults[key])
     return out
-
-
-
-def progress(total, desc, unit='it', initial=0):
-    """A tqdm bar on stderr: redrawn twice a second on a terminal, every 30 s into a log file (no flood)."""
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit=unit, initial=initial, dynamic_ncols=True,
-                mininterval=0.5 if sys.stderr.isatty() else 30)

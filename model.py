@@ -261,11 +261,3 @@ def pick_device(device):
     check(device == 'cpu' or torch.cuda.is_available(), 'device', device, "'auto' or 'cpu' (CUDA is not available here)")
     print(f"device: {device}")
     return device
-
-
-def ensemble_losses(base, params, buffers, xt, t, mu, eps):
-    """Per-model MSE on the noise of k models trained at once: weights stacked by torch.func.stack_module_state,
-    inputs (k, B, ...), one vmapped call of the architecture `base` (e.g. a UNet on the meta device). Returns (k,)."""
-    from torch.func import functional_call, vmap
-    mse = lambda p, b, x, tt, m, e: F.mse_loss(functional_call(base, (p, b), (x, tt, m)).float(), e)
-    return vmap(mse)(params, buffers, xt, t, mu, eps)

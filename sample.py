@@ -20,9 +20,9 @@ import time
 import numpy as np
 import torch
 
-from artifacts import checkpoints, load_npz, load_pt, result_settings, same_data, save_npz
+from artifacts import checkpoints, load_npz, load_pt, progress, result_settings, same_data, save_npz
 from bumps import draw_labels
-from configurator import configure, check, fail, progress
+from configurator import configure, check, fail
 from model import UNet, Diffusion, blank_layer4, generate, pick_device, set_tf32
 
 # -----------------------------------------------------------------------------

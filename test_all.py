@@ -174,26 +174,6 @@ def test_fast_paths_match_plain():
     assert (fast - plain).abs().max() < 1e-4
 
 
-def test_vmapped_models_match_separate_ones():
-    """model.ensemble_losses, bench.py's several-models-in-one-process step (stacked weights, one vmapped call), gives each model
-    the loss and gradients it gets alone on the same images, timesteps and noise (max abs 1e-5)."""
-    from torch.func import stack_module_state
-    from model import ensemble_losses
-    torch.manual_seed(0)
-    nets = [UNet(8, '8,4', pe_dim=16) for _ in range(2)]
-    params, buffers = stack_module_state(nets)
-    base = UNet(8, '8,4', pe_dim=16).to('meta')
-    xt, eps = torch.randn(2, 3, 1, 32, 32), torch.randn(2, 3, 1, 32, 32)
-    t, mu = torch.randint(0, 1000, (2, 3)), torch.rand(2, 3, 2) * 32
-    losses = ensemble_losses(base, params, buffers, xt, t, mu, eps)
-    losses.sum().backward()
-    for i, net in enumerate(nets):
-        alone = torch.nn.functional.mse_loss(net(xt[i], t[i], mu[i]), eps[i])
-        alone.backward()
-        assert abs(alone.item() - losses[i].item()) < 1e-5
-        assert all((p.grad - params[name].grad[i]).abs().max() < 1e-5 for name, p in net.named_parameters())
-
-
 def test_overfit_one_batch():
     """150 AdamW steps on one fixed batch (fixed t and noise) cut a tiny model's loss by at least 10x."""
     torch.manual_seed(0)
@@ -952,6 +932,47 @@ def test_config_block_reads_hand_edits(tmp_path):
     script.write_text(body.replace('lr = -3e-4 / 2', 'lr = float("3e-4")'))
     p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
     assert p.returncode == 2 and p.stderr.count('\n') == 1 and 'edited.py line 5' in p.stderr and 'Traceback' not in p.stderr, p.stderr
+
+
+def test_libraries_raise_instead_of_exiting(tmp_path):
+    """model and artifacts, imported from a notebook, raise SettingError (a ValueError) with the one-line message a
+    script prints; they never exit the interpreter."""
+    import artifacts
+    from configurator import SettingError
+    from model import pick_device
+    with pytest.raises(SettingError, match="bad setting device='tpu'"):
+        pick_device('tpu')
+    with pytest.raises(SettingError, match='missing: run make_data.py first'):
+        artifacts.load_npz(str(tmp_path / 'data.npz'), 'make_data.py')
+    (tmp_path / 'bad.npz').write_bytes(b'not a zip')
+    with pytest.raises(ValueError, match='damaged or not ours'):
+        artifacts.load_npz(str(tmp_path / 'bad.npz'), 'make_data.py')
+
+
+def test_presets_jobs_and_done_signatures(tmp_path):
+    """presets.py: the cpu preset's 8 runs (the C1 run alone gets the dense checkpoints); a DONE written before the
+    presets moved to Python ('--lr=2e-3', the C1 flag appended) still counts as the same settings, while a changed
+    setting does not; an unknown preset or a malformed job is one line naming it."""
+    import presets
+    p = presets.get('cpu')
+    names = [presets.run_name(*r) for r in presets.runs(p)]
+    assert len(names) == 8 and 'dx0.1_dy0.1_sigma1.0_hole13-19_seed0' in names and 'dx0.1_dy0.5_sigma1.0_seed0' in names
+    assert presets.stage_settings(p, 1.0, 1.0, 1.0)['train']['ckpt_at'].startswith('500,1000')
+    assert presets.stage_settings(p, 0.1, 0.1, 1.0)['train']['ckpt_at'] == '2000'
+    old = ("size=32 dx=1.0 dy=1.0 sigma=1.0 hole=- seed=1 train: --width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 "
+           "--lr_decay=cosine --batch_size=32 --steps=16000 --ckpt_every=4000 --ckpt_at=2000 "
+           "--ckpt_at=500,1000,2000,3000,4000,5000,6000,7000 sample: --n_samples=500 --sampler=ddim --eta=1.0 "
+           "--sample_steps=100 analyze: \n")
+    (tmp_path / 'DONE').write_text(old)
+    assert presets.is_done(str(tmp_path), presets.signature(presets.get('cpu-seeds'), 1.0, 1.0, 1.0, None, 1))
+    assert not presets.is_done(str(tmp_path), presets.signature(p, 1.0, 1.0, 1.0, None, 2))  # another seed
+    (tmp_path / 'DONE').write_text(old.replace('--steps=16000', '--steps=12000'))
+    assert not presets.is_done(str(tmp_path), presets.signature(p, 1.0, 1.0, 1.0, None, 1))
+    assert len(presets.runs(presets.get('paper'))) == 123
+    for args, words in ((['gpu'], "unknown preset 'gpu'"), (['run', 'cpu', 'x', '1', '1', '1', '-'], 'bad job')):
+        r = subprocess.run([sys.executable, 'presets.py', *(args if args[0] == 'run' else ['shell', *args])], cwd=HERE,
+                           capture_output=True, text=True)
+        assert r.returncode == 2 and r.stderr.count('\n') == 1 and words in r.stderr, r.stderr
 
 
 def test_fig7b_overlap_matches_the_closed_form_and_has_the_cusps():

@@ -18,8 +18,8 @@ import time
 import numpy as np
 import torch
 
-from artifacts import checkpoints, load_npz, load_pt, save_pt, same_data
-from configurator import config_block, configure, check, fail, progress
+from artifacts import checkpoints, load_npz, load_pt, progress, save_pt, same_data
+from configurator import config_block, configure, check, fail
 from model import UNet, Diffusion, autocast, pick_device, set_tf32
 
 # -----------------------------------------------------------------------------

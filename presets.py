@@ -1,0 +1,231 @@
+"""
+The presets of run_all.sh in one place (nanoGPT keeps its configs as Python too): which runs a preset's figures
+need, the settings each stage gets, and the resources a run is given. run_all.sh and bench.py read them from here;
+to add a preset, add an entry to PRESETS (a dict of the keys in BASE) and run `bash run_all.sh NAME`.
+
+    python presets.py cpu                 # print a preset: its runs and each stage's settings
+run_all.sh's own calls (it keeps the shell work: xargs, flock, logs):
+    python presets.py shell PRESET        # the preset's resources as shell assignments
+    python presets.py jobs PRESET OUT     # write OUT/jobs.txt, one line per run
+    python presets.py run PRESET DIR DX DY SIGMA HOLE SEED   # one run's stage flags as bash arrays
+    python presets.py sbatch PRESET OUT   # write OUT/sweep.sbatch (settings from the environment: README)
+"""
+import os
+import shlex
+import sys
+
+from configurator import SettingError, config_block, parse_overrides
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+BASE = dict(
+    size=32,            # image side (px)
+    incs=(),            # Fig. 4: increments d (dx = dy) at sigma = 1
+    sigmas=(),          # Fig. 8: sigmas ...
+    sigma_incs=(),      # ... at these increments
+    imbal=(),           # Fig. 5: (dx, dy) pairs at sigma = 1
+    holes=(),           # Fig. 9: (lo, hi) holes of the data at d = hole_d, sigma = 1
+    hole_d=1.0,
+    seeds=(0,),         # every run above once per seed
+    fig3_d=1.0,         # Fig. 3 and claim C1 use the d = fig3_d, sigma = 1 run ...
+    fig3_train={},      # ... which gets these extra train.py settings (dense checkpoints)
+    train={}, sample={}, analyze={},  # settings of train.py, sample.py, analyze.py (the rest: their defaults)
+    gpu=0,              # GPUs per run (a SLURM task's gres)
+    cpus=1,             # CPUs per run (a SLURM task's cpus-per-task)
+    run_threads=1,      # torch threads per run on a CPU (0 = all cores: a one-run preset)
+    results=None,       # results/<results>/ gets claims.md and metrics.csv (None: the preset's name)
+)
+CPU_MODEL = dict(width=8, attn_res='8,4', lr=2e-3, warmup=100, lr_decay='cosine', batch_size=32)
+DDIM_100 = dict(n_samples=500, sampler='ddim', eta=1.0, sample_steps=100)  # agrees with DDPM-1000 (results/NOTES.md)
+CPU = dict(incs=(0.1, 0.5, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=((0.1, 1.0), (0.1, 0.5)),
+           hole_d=0.1, holes=((13, 19), (11, 21)),
+           train=dict(CPU_MODEL, steps=16000, ckpt_every=4000, ckpt_at='2000'),
+           fig3_train=dict(ckpt_at='500,1000,2000,3000,4000,5000,6000,7000'),  # a phase window of ~1,000 steps
+           sample=DDIM_100)
+PRESETS = {
+    # smoke sweep (what the tests run): every figure and claim from toy runs, about a minute on 2 cores
+    'tiny': dict(incs=(2.0, 4.0), sigmas=(0.5, 1.0), sigma_incs=(4.0,), imbal=((2.0, 4.0),), hole_d=2.0,
+                 holes=((11, 21),), fig3_d=4.0,
+                 train=dict(width=8, attn_res='4', pe_dim=16, steps=30, ckpt_every=10, batch_size=16, log_every=5),
+                 sample=dict(n_samples=40, sample_steps=5), analyze=dict(umap_seeds=1)),
+    # one CPU run (d = 1) through phases A -> B -> C: Fig. 3 and claim C1; every core serves it
+    'quick': dict(incs=(1.0,), train=dict(CPU_MODEL, steps=12000, ckpt_every=2000, ckpt_at='500,1000,3000,5000,7000'),
+                  sample=DDIM_100, cpus=2, run_threads=0),
+    # the CPU sweep: 3 increments, 2 sigmas, 2 imbalanced pairs, 2 holes
+    'cpu': CPU,
+    # the confirmatory seeds 1 and 2 of the runs behind C1, C3 and C5; their claims join results/cpu
+    'cpu-seeds': dict(CPU, imbal=(), holes=(), seeds=(1, 2), results='cpu'),
+    # the paper's model (train.py's defaults), schedule and sweep: 123 runs of 320,000 steps, for GPUs
+    'paper': dict(incs=tuple(round(0.1 * i, 1) for i in range(1, 11)), sigmas=tuple(round(0.1 * i, 1) for i in range(1, 11)),
+                  sigma_incs=(0.1, 0.5, 1.0), imbal=((0.1, 1.0), (0.1, 0.5)), hole_d=0.1, holes=((13, 19), (11, 21)),
+                  seeds=(0, 1, 2), gpu=1, cpus=4, run_threads=0),
+}
+
+
+def get(name):
+    """The preset `name` with every key of BASE filled in."""
+    if name not in PRESETS:
+        raise SettingError(f"unknown preset {name!r}: allowed are {', '.join(PRESETS)}")
+    p = dict(BASE, **PRESETS[name])
+    return dict(p, name=name, results=p['results'] or name)
+
+
+def runs(p):
+    """[(dx, dy, sigma, hole or None, seed)] of a preset, each once (sigma = 1 runs are shared between figures)."""
+    out = []
+    for s in p['seeds']:
+        out += [(d, d, 1.0, None, s) for d in p['incs']]
+        out += [(d, d, sg, None, s) for d in p['sigma_incs'] for sg in p['sigmas']]
+        out += [(dx, dy, 1.0, None, s) for dx, dy in p['imbal']]
+        out += [(p['hole_d'], p['hole_d'], 1.0, h, s) for h in p['holes']]
+    return list(dict.fromkeys(out))
+
+
+def run_name(dx, dy, sigma, hole, seed):
+    return f"dx{dx}_dy{dy}_sigma{sigma}" + (f"_hole{hole[0]}-{hole[1]}" if hole else '') + f"_seed{seed}"
+
+
+def stage_settings(p, dx=None, dy=None, sigma=1.0, hole=None):
+    """{stage: {setting: value}} of one run (the overrides only; the scripts' defaults fill in the rest)."""
+    train = dict(p['train'], **(p['fig3_train'] if dx == dy == p['fig3_d'] and sigma == 1.0 and hole is None else {}))
+    data = dict(size=p['size'], dx=dx, dy=dy, sigma=sigma, **(dict(hole_lo=hole[0], hole_hi=hole[1]) if hole else {}))
+    return dict(make_data=data, train=train, sample=dict(p['sample']), analyze=dict(p['analyze']))
+
+
+def full_settings(p):
+    """(train, sample, analyze) of a preset as the scripts see them: their defaults with the preset's overrides."""
+    st = stage_settings(p)
+    return tuple({**defaults(s), **st[s]} for s in ('train', 'sample', 'analyze'))
+
+
+def defaults(stage):
+    return {name: value for name, value, _ in config_block(os.path.join(HERE, stage + '.py'))}
+
+
+def flags(settings):
+    return [f"--{k}={v}" for k, v in settings.items()]
+
+
+def signature(p, dx, dy, sigma, hole, seed):
+    """What a finished run's DONE file holds: the settings that define its results, one line."""
+    st = stage_settings(p, dx, dy, sigma, hole)
+    h = f"{hole[0]},{hole[1]}" if hole else '-'
+    return (f"size={p['size']} dx={dx} dy={dy} sigma={sigma} hole={h} seed={seed} " +
+            ' '.join(f"{s}: {' '.join(flags(st[s]))}" for s in ('train', 'sample', 'analyze')))
+
+
+def parse_signature(text):
+    """A DONE line as comparable values: flags typed by the scripts' defaults, a repeated flag's last value wins
+    (so '--lr=2e-3' and '--lr=0.002' are the same setting)."""
+    head, rest = text.strip().split(' train: ', 1)
+    train, rest = rest.split(' sample: ', 1)
+    sample, analyze = (rest + ' ').split(' analyze: ', 1)
+    out = dict(head=head)
+    for stage, text in (('train', train), ('sample', sample), ('analyze', analyze)):
+        out[stage] = parse_overrides(shlex.split(text), defaults(stage))
+    return out
+
+
+def is_done(run_dir, sig):
+    """Whether run_dir finished with the same settings (a DONE file whose settings equal sig's)."""
+    path = os.path.join(run_dir, 'DONE')
+    if not os.path.exists(path):
+        return False
+    try:
+        return parse_signature(open(path).read()) == parse_signature(sig)
+    except (ValueError, SettingError):
+        return False  # an older or hand-written DONE: rerun (the run resumes from its checkpoints)
+
+
+def parse_run(args):
+    """PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt) -> (preset, dir, dx, dy, sigma, hole, seed)."""
+    if len(args) != 7:
+        raise SettingError(f"bad job {' '.join(args)!r}: allowed is PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt)")
+    name, d, dx, dy, sigma, hole, seed = args
+    try:
+        h = None if hole == '-' else tuple(int(v) for v in hole.split(','))
+        return get(name), d, float(dx), float(dy), float(sigma), h, int(seed)
+    except ValueError:
+        raise SettingError(f"bad job {' '.join(args)!r}: DX DY SIGMA are numbers, HOLE is 'lo,hi' or -, SEED an integer")
+
+
+def sbatch(p, out, n, env):
+    """The SLURM array script of a sweep: one task per line of jobs.txt, each resuming its run when requeued."""
+    cpt, gpt, most = env.get('CPUS_PER_TASK', str(p['cpus'])), env.get('GPUS_PER_TASK', str(p['gpu'])), env.get('MAX_RUNNING', '')
+    for key, val, ok, allowed in (('CPUS_PER_TASK', cpt, cpt.isdigit() and int(cpt) > 0, 'a positive integer'),
+                                  ('GPUS_PER_TASK', gpt, gpt.isdigit(), 'an integer >= 0'),
+                                  ('MAX_RUNNING', most, most == '' or (most.isdigit() and int(most) > 0), 'a positive integer')):
+        if not ok:
+            raise SettingError(f"bad {key}={val!r}: allowed is {allowed}")
+    out = os.path.abspath(out)
+    lines = ['#!/usr/bin/env bash', f"#SBATCH --job-name=bumps-{p['name']}", f"#SBATCH --array=1-{n}" + (f"%{most}" if most else ''),
+             f"#SBATCH --cpus-per-task={cpt}"]
+    lines += [f"#SBATCH --gres=gpu:{gpt}"] if int(gpt) > 0 else []
+    lines += [f"#SBATCH --{opt}={env[key]}" for key, opt in (('PARTITION', 'partition'), ('ACCOUNT', 'account'),
+                                                              ('TIME_LIMIT', 'time')) if env.get(key)]
+    lines += [f"#SBATCH {d.strip()}" for d in env.get('EXTRA_SBATCH', '').split(';') if d.strip()]
+    lines += ['#SBATCH --requeue', '#SBATCH --open-mode=append', f"#SBATCH --output={out}/slurm_%A_%a.out",
+              '# a task resumes its run from the last checkpoint when requeued or resubmitted; it uses the CPUs it was given',
+              f'cd "{HERE}"', f"export THREADS=${{SLURM_CPUS_PER_TASK:-{cpt}}}  # SLURM sets CUDA_VISIBLE_DEVICES to the GPU it gave",
+              'unset NGPU', f'bash run_all.sh job $(sed -n "${{SLURM_ARRAY_TASK_ID}}p" "{out}/jobs.txt")']
+    return '\n'.join(lines) + '\n', cpt, gpt
+
+
+def write(path, text):
+    with open(path + '.tmp', 'w') as f:
+        f.write(text)
+    os.replace(path + '.tmp', path)
+
+
+def shell(p):
+    """The preset's resources and figure settings as shell assignments (run_all.sh evals them)."""
+    return (f"GPU={p['gpu']} CPUS={p['cpus']} RUN_THREADS={p['run_threads']} RESULTS={shlex.quote(p['results'])} "
+            f"FIG3_D={p['fig3_d']} SIGMA_INCS={shlex.quote(','.join(map(str, p['sigma_incs'])))}")
+
+
+def bash_array(name, items):
+    return f"{name}=({' '.join(shlex.quote(i) for i in items)})"
+
+
+def main(argv):
+    cmd = argv[0] if argv else ''
+    if cmd == 'shell':
+        print(shell(get(argv[1])))
+    elif cmd == 'jobs':
+        p, out = get(argv[1]), argv[2]
+        lines = [f"{p['name']} {out}/{run_name(*r)} {r[0]} {r[1]} {r[2]} {f'{r[3][0]},{r[3][1]}' if r[3] else '-'} {r[4]}"
+                 for r in runs(p)]
+        write(os.path.join(out, 'jobs.txt'), '\n'.join(lines) + '\n')
+        print(len(lines))
+    elif cmd == 'run':  # one run: its stage flags as bash arrays, its signature, whether it is already done
+        p, d, dx, dy, sigma, hole, seed = parse_run(argv[1:])
+        st, sig = stage_settings(p, dx, dy, sigma, hole), signature(p, dx, dy, sigma, hole, seed)
+        for stage in ('make_data', 'train', 'sample', 'analyze'):
+            print(bash_array(stage.upper(), flags(st[stage])))
+        print(f"{shell(p)} SEED={seed} SIG={shlex.quote(sig)} DONE_SAME={int(is_done(d, sig))}")
+    elif cmd == 'sbatch':
+        p, out = get(argv[1]), argv[2]
+        n = sum(1 for _ in open(os.path.join(out, 'jobs.txt')))
+        text, cpt, gpt = sbatch(p, out, n, os.environ)
+        write(os.path.join(out, 'sweep.sbatch'), text)
+        print(f"wrote {out}/jobs.txt ({n} runs) and {out}/sweep.sbatch ({cpt} CPU(s), {gpt} GPU(s) per task); "
+              f"submit with: sbatch {out}/sweep.sbatch")
+    elif cmd in PRESETS:
+        p = get(cmd)
+        print(f"preset {cmd}: {len(runs(p))} runs; figures/{cmd}, results/{p['results']}")
+        for r in runs(p):
+            print('  ' + run_name(*r))
+        for stage, s in stage_settings(p).items():
+            if stage != 'make_data':
+                print(f"{stage}: {' '.join(flags(s))}")
+    else:
+        raise SettingError(f"bad command {' '.join(argv)!r}: allowed are shell, jobs, run, sbatch or a preset "
+                           f"({', '.join(PRESETS)})")
+
+
+if __name__ == '__main__':
+    try:
+        main(sys.argv[1:])
+    except SettingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
