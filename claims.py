@@ -9,7 +9,7 @@ C = an ordered 2D manifold with accurate generation), from the deterministic man
   B  not C, and id_dim <= dim_b                                                       (low-dimensional, disordered)
   A  otherwise: id_dim > dim_b                                                        (no low-dimensional structure)
 The thresholds th = dict(frac, probe_c, trust_c, dim_b) are settings of plot_figures.py, set from measured runs
-(README, "Phases").
+(results/NOTES.md, section 7).
 """
 import os
 
@@ -175,7 +175,7 @@ def write_claims(path, sweep_dir, pre, rows, runs, th):
     with open(path + '.tmp', 'w') as f:
         f.write(f"# Claims of arXiv 2402.03305 against the runs in `{sweep_dir}`\n\nWritten by `python plot_figures.py "
                 f"--sweep_dir={sweep_dir}` from the runs' metrics.npz and the runs kept in metrics.csv beside this file.\n\n"
-                f"## Pre-registered analysis (prereg.py; README, \"Pre-registered analysis\")\n\nEvery seed of a setting "
+                f"## Pre-registered analysis (prereg.py; README, \"Results\")\n\nEvery seed of a setting "
                 f"counts; a verdict rests on the confirmatory seeds (>= {prereg.CONFIRMATORY}) when there are any. Intervals: "
                 f"bootstrap 95% over seeds and evaluation labels ({prereg.N_BOOT} replicates). Learned: accuracy >= "
                 f"{prereg.FRAC:g} x oracle. Phases: A failed >= {prereg.FAIL_A:g}; B single-but-wrong >= failed; C learned. "

@@ -1,5 +1,5 @@
 """
-Make a dataset of 32x32 images of one Gaussian bump (paper Sec. 2; README "What is implemented as the paper says").
+Make a dataset of 32x32 images of one Gaussian bump (paper Sec. 2; README "Fidelity to the paper").
 
     python make_data.py                                   # d = 1.0, sigma = 1: 1,024 images
     python make_data.py --dx=0.1 --dy=0.1 --hole_lo=13.0 --hole_hi=19.0 --out_dir=out/hole13

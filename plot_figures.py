@@ -7,9 +7,10 @@ beyond summary statistics of those metrics).
 
 A run's role comes from its data settings: dx = dy, no hole, sigma = fig4_sigma -> Fig. 4; dx = dy in sigma_incs,
 no hole -> Fig. 8 (one row per increment); dx != dy -> Fig. 5; a hole -> Fig. 9; the Fig. 4 run with increment
-fig3_d -> Fig. 3. Of several seeds of one setting, the figures and claims use the one with the best final accuracy
-(the claims file lists every run and marks the chosen seeds).
-The phase rule (Fig. 3, claim C1) and the claims live in claims.py.
+fig3_d -> Fig. 3. Figs. 4 and 8 draw every seed (also those kept only in metrics.csv); Figs. 3, 5 and 9, which show
+samples and embeddings, the seed with the best final accuracy among the runs on disk.
+Fig. 3's phases are prereg.py's (by behaviour); the pre-registered claims live in prereg.py, the earlier rule's in
+claims.py.
 """
 import csv
 import glob
@@ -24,7 +25,7 @@ import numpy as np
 from artifacts import load_npz
 from bumps import overlap
 import prereg
-from claims import all_claims, failure_fractions, fig3_picks, phase_labels, write_claims
+from claims import all_claims, write_claims
 from configurator import configure, check, fail
 
 # -----------------------------------------------------------------------------
@@ -35,9 +36,9 @@ fig3_d = 1.0                   # increment of the sigma = fig4_sigma run shown i
 fig4_sigma = 1.0               # sigma of the Fig. 4 runs
 sigma_incs = '0.1,0.5,1.0'     # increments that get a row in Fig. 8
 acc_threshold = 0.9            # "learned" (phase C, C3, C5, C6) = accuracy >= acc_threshold x the oracle accuracy
-probe_c = 0.9                  # phase C also needs probe R^2 >= probe_c (ordered manifold; README "Phases")
+probe_c = 0.9                  # phase C also needs probe R^2 >= probe_c (ordered manifold; results/NOTES.md section 7)
 trust_c = 0.9                  # ... and trustworthiness >= trust_c
-dim_b = 8.0                    # phase B: TwoNN dimension of layer 4 <= dim_b (quasi-2D; README "Phases"); above: phase A
+dim_b = 8.0                    # phase B: TwoNN dimension of layer 4 <= dim_b (quasi-2D; results/NOTES.md section 7); above: phase A
 dpi = 110                      # PNG resolution
 # -----------------------------------------------------------------------------
 RUN_SETTINGS = ('width', 'attn_res', 'pe_dim', 'batch_size', 'lr', 'warmup', 'lr_decay', 'ema', 'steps')  # kept in metrics.csv
@@ -152,69 +153,85 @@ def umap_scatter(ax, emb, mu_x, title):
     ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
 
 
-def heatmap(ax, rows, ylabels, key, title, ylabel):
-    """Metric `key` over (row setting, training step); steps are the columns of the first run."""
-    steps = rows[0]['id']['step']
-    grid = np.full((len(rows), len(steps)), np.nan)
-    for i, r in enumerate(rows):
-        n = min(len(steps), len(r['id'][key]))
-        grid[i, :n] = r['id'][key][:n]
-    im = ax.imshow(grid, aspect='auto', origin='lower', cmap=CMAP, vmin=0, vmax=1, interpolation='nearest')
-    if grid.size <= 120:  # small sweeps: print the values too
-        for (i, j), v in np.ndenumerate(grid):
-            ax.text(j, i, f'{v:.2f}', ha='center', va='center', fontsize=6, color='w' if v < 0.6 else 'k')
-    every = max(1, len(steps) // 8)
-    ax.set_xticks(range(0, len(steps), every), [str(int(s)) for s in steps[::every]], rotation=45)
-    ax.set_yticks(range(len(rows)), ylabels)
-    ax.set_xlabel('training step'), ax.set_ylabel(ylabel), ax.set_title(title)
-    return im
-
-
-def lines(ax, m, keys, title):
-    for key, style in keys:
-        ax.plot(m['step'], m[key], style, label=key)
-    ax.set_title(title), ax.set_xlabel('training step'), ax.set_ylim(-0.02, 1.02), ax.legend(fontsize=6)
-
-
 # --- the figures ---------------------------------------------------------------
-def fig3(run, th, fig_dir, dpi):
-    """Three checkpoints (phases A, B, C as the rule finds them) with samples and UMAP, and the phase of every checkpoint."""
+def fig3(run, fig_dir, dpi):
+    """The untrained model and one checkpoint per phase as the pre-registered rule finds it by behaviour (A: the most
+    failed canvases; B: the most single bumps in the wrong place; C: the first learned checkpoint), each with 16
+    samples and the UMAP-3D of layer 4 coloured by mu_x and by mu_y; a phase not observed is an empty panel saying so.
+    Below, every checkpoint on a true step axis."""
     m = run['id']
-    fig = plt.figure(figsize=(9.5, 8))
-    outer = fig.add_gridspec(3, 3, height_ratios=[1, 1.1, 0.22], hspace=0.6)
-    for col, (i, title) in enumerate(fig3_picks(m, th)):
-        inner = outer[0, col].subgridspec(5, 5, wspace=0.05, hspace=0.05)
-        sample_grid([fig.add_subplot(inner[r, c]) for r in range(5) for c in range(5)], m['examples'][i], m['labels'][i])
-        umap_scatter(fig.add_subplot(outer[1, col], projection='3d'), m['emb'][i], m['labels'][i][:, 0],
-                     f"{title}\nacc {m['acc'][i]:.2f} (oracle {m['oracle_acc'][i]:.2f}), UMAP R$^2$ {m['r2'][i]:.2f}\n"
-                     f"probe R$^2$ {m['probe_r2'][i]:.2f}, trust {m['trust'][i]:.2f}, TwoNN dim {m['id_dim'][i]:.1f}")
-    ax = fig.add_subplot(outer[2, :])
-    labels, (failed, wrong) = phase_labels(m, th), failure_fractions(m)
-    colors = {'A': '0.75', 'B': 'C1', 'C': 'C2'}
-    ax.bar(range(len(labels)), 1, color=[colors[p] for p in labels], width=0.95)
-    for j, p in enumerate(labels):
-        ax.text(j, 0.5, p, ha='center', va='center', fontsize=7)
-    ax.plot(range(len(labels)), m['acc'], 'k.-', lw=0.8, ms=3, label='acc')
-    ax.plot(range(len(labels)), wrong, 'C3.-', lw=0.8, ms=3, label='single bump, wrong place')
-    ax.set_xticks(range(len(labels)), [str(int(s)) for s in m['step']], rotation=45, fontsize=6)
-    ax.set_yticks([]), ax.set_xlim(-0.5, len(labels) - 0.5), ax.set_ylim(0, 1)
-    ax.set_xlabel('training step: phase by the rule (grey A, orange B, green C)')
-    ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle(f"Fig. 3: {run['name']} (UMAP coloured by true $\\mu_x$)")
+    failed, wrong, correct, phase = prereg.behaviour(m)
+    score, acc_o = prereg.order_score(m), m['acc'] / m['oracle_acc']
+    picks = [(0, 'untrained (step 0)')]
+    for p, key in (('A', failed), ('B', wrong), ('C', -m['step'].astype(float))):
+        idx = np.nonzero(phase == p)[0]
+        i = int(idx[np.argmax(key[idx])]) if len(idx) else None
+        picks.append((i, f"phase {p}: step {m['step'][i]}" if i is not None else f"phase {p}: not observed"))
+    fig = plt.figure(figsize=(10, 10.5))
+    outer = fig.add_gridspec(4, 5, height_ratios=[1, 1, 1, 0.8], width_ratios=[1, 1, 1, 1, 0.06], hspace=0.35, wspace=0.15, top=0.88)
+    for col, (i, title) in enumerate(picks):
+        if i is None:
+            ax = fig.add_subplot(outer[0, col])
+            ax.text(0.5, 0.5, title.replace(': ', '\n'), ha='center', va='center'), ax.axis('off')
+            continue
+        inner = outer[0, col].subgridspec(4, 4, wspace=0.05, hspace=0.05)
+        sample_grid([fig.add_subplot(inner[r, c]) for r in range(4) for c in range(4)], m['examples'][i], m['labels'][i])
+        fig.add_subplot(outer[0, col]).axis('off')
+        plt.gca().set_title(f"{title}\nfailed {failed[i]:.2f}, wrong place {wrong[i]:.2f}\nacc/oracle {acc_o[i]:.2f}, "
+                            f"UMAP R$^2$ {m['r2'][i]:.2f}\norder score " + ('n/a' if np.isnan(score[i]) else f"{score[i]:.2f}"), pad=4)
+        for row, axis in ((1, 0), (2, 1)):
+            ax = fig.add_subplot(outer[row, col], projection='3d')
+            sc = ax.scatter(*m['emb'][i].T, c=m['labels'][i][:, axis], cmap=CMAP, s=2, vmin=0, vmax=32)
+            ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
+            ax.set_xlabel('UMAP 1', labelpad=-12), ax.set_ylabel('UMAP 2', labelpad=-12), ax.set_zlabel('UMAP 3', labelpad=-12)
+            if col == len(picks) - 1:
+                fig.colorbar(sc, cax=fig.add_subplot(outer[row, 4]), label=f"true $\\mu_{'xy'[axis]}$ (px)")
+    ax = fig.add_subplot(outer[3, :4])
+    steps = m['step']
+    edges = np.concatenate([[steps[0]], (steps[1:] + steps[:-1]) / 2, [steps[-1]]])
+    colors = {'0': '0.9', 'A': '0.75', 'B': '#fdd0a2', 'C': '#c7e9c0', '-': 'w'}
+    for k, p in enumerate(phase):
+        ax.axvspan(edges[k], edges[k + 1], color=colors[p], lw=0)
+        ax.text(steps[k], 1.04, p if p != '0' else '', ha='center', va='bottom', fontsize=7)
+    ax.plot(steps, acc_o, 'k.-', lw=1, ms=4, label='accuracy / oracle')
+    ax.plot(steps, failed, 'C0.-', lw=1, ms=4, label='failed canvases')
+    ax.plot(steps, wrong, 'C3.-', lw=1, ms=4, label='single bump, wrong place')
+    ax.plot(steps, m['r2'], 'C2.--', lw=1, ms=4, label='UMAP R$^2$')
+    ax.set_xlim(steps[0], steps[-1]), ax.set_ylim(0, 1.12), ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
+    ax.set_xlabel('training step'), ax.set_ylabel('fraction of samples / R$^2$')
+    ax.legend(fontsize=6, loc='center right'), ax.set_title('every checkpoint; shading and letters: phase by behaviour '
+                                                            '(grey A, orange B, green C)', fontsize=7)
+    fig.suptitle(f"Fig. 3: {run['name'].replace('_seed', ', seed ')}: samples (red rings: the centre asked for) and "
+                 "layer 4's UMAP, coloured by $\\mu_x$ (row 2) and $\\mu_y$ (row 3)", y=0.97)
     save(fig, fig_dir, 'fig3', dpi)
 
 
-def phase_diagram(name, rows_per_panel, param, ylabel, title, fig_dir, dpi):
-    """Figs. 4 and 8: heatmaps of accuracy, the paper's mean UMAP R^2 and the probe R^2, one row per group of runs."""
-    fig, axes = plt.subplots(len(rows_per_panel), 3, figsize=(13, 0.6 + 2.6 * len(rows_per_panel)), squeeze=False,
-                             constrained_layout=True)
-    for (label, rows), (ax_acc, ax_r2, ax_probe) in zip(rows_per_panel, axes):
-        ylabels = [f"{r[param]:g} (seed {r['seed']})" for r in rows]  # the best seed of each setting
-        sd = max(float(np.max(r['id']['umap_r2_sd'])) for r in rows)
-        heatmap(ax_acc, rows, ylabels, 'acc', f"{label}accuracy", ylabel)
-        heatmap(ax_r2, rows, ylabels, 'r2', f"{label}mean R$^2$ (UMAP; sd over UMAP seeds <= {sd:.2f})", ylabel)
-        im = heatmap(ax_probe, rows, ylabels, 'probe_r2', f"{label}probe R$^2$ (ridge, 5-fold, on layer 4)", ylabel)
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8)
+def curves(name, groups, param, ylabel, title, fig_dir, dpi):
+    """Figs. 4 and 8: accuracy / oracle and the paper's UMAP R^2 against the training step, one colour per setting;
+    every seed a thin line, their mean a thick one; the untrained model's R^2 (its floor) dotted."""
+    fig, axes = plt.subplots(len(groups), 2, figsize=(9, 0.4 + 2.8 * len(groups)), squeeze=False, constrained_layout=True)
+    for (label, runs), (ax_acc, ax_r2) in zip(groups, axes):
+        values = sorted({r[param] for r in runs})
+        for k, v in enumerate(values):
+            color = plt.get_cmap(CMAP)(k / max(1, len(values) - 1) * 0.9)
+            rs = [r for r in runs if r[param] == v]
+            steps = sorted(set.intersection(*(set(r['id']['step'].tolist()) for r in rs)))
+            for ax, key in ((ax_acc, 'acc/oracle'), (ax_r2, 'r2')):
+                ys = [np.array([(r['id']['acc'] / r['id']['oracle_acc'] if key == 'acc/oracle' else r['id'][key])[
+                    list(r['id']['step']).index(s)] for s in steps]) for r in rs]
+                for r, y in zip(rs, ys):
+                    ax.plot(steps, y, '-', color=color, lw=0.5, alpha=0.6)
+                ax.plot(steps, np.mean(ys, 0), 'o-', color=color, lw=1.5, ms=3,
+                        label=f"{ylabel} {v:g} ({len(rs)} seed{'s' * (len(rs) > 1)})")
+                if key == 'r2':
+                    ax.axhline(np.mean([y[0] for y in ys]), color=color, ls=':', lw=0.8)
+        ax_acc.axhline(prereg.FRAC, color='0.5', ls='--', lw=0.8)
+        ax_acc.text(0, prereg.FRAC + 0.01, 'learned', fontsize=6, color='0.4', va='bottom')
+        ax_acc.set_ylabel('accuracy / oracle'), ax_acc.set_title(f"{label}accuracy / oracle (Alg. 1's ceiling on the same labels)")
+        ax_r2.set_ylabel('mean R$^2$ (UMAP-3D)')
+        ax_r2.set_title(f"{label}the paper's UMAP R$^2$; dotted: its untrained floor (step 0)")
+        for ax in (ax_acc, ax_r2):
+            ax.set_xlabel('training step'), ax.set_ylim(-0.02, 1.08), ax.legend(fontsize=6, loc='lower right')
     fig.suptitle(title)
     save(fig, fig_dir, name, dpi)
 
@@ -253,30 +270,64 @@ def fig7b(fig_dir, dpi, size=32):
     save(fig, fig_dir, 'fig7b', dpi)
 
 
+def ratio_gap(m):
+    """Per checkpoint: acc_y / oracle_y - acc_x / oracle_x and its 95% half-width over the evaluation samples (normal
+    approximation of the paired per-sample difference)."""
+    ox, oy = np.maximum(m['oracle_acc_x'], 1e-9)[:, None], np.maximum(m['oracle_acc_y'], 1e-9)[:, None]
+    d = m['ok_y'] / oy - m['ok_x'] / ox
+    return d.mean(1), 1.96 * d.std(1, ddof=1) / np.sqrt(d.shape[1])
+
+
 def fig5(runs, fig_dir, dpi):
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 3.2), squeeze=False, constrained_layout=True)
-    for ax, r in zip(axes[0], runs):
-        lines(ax, r['id'], (('acc', 'k-'), ('acc_x', 'C0-'), ('acc_y', 'C1-'), ('r2_x', 'C0--'), ('r2_y', 'C1--')),
-              f"dx={r['dx']:g}, dy={r['dy']:g} (seed {r['seed']})")
-    fig.suptitle('Fig. 5: imbalanced increments')
+    """Per imbalanced run: each axis's accuracy / its oracle; their gap y - x with its 95% interval; the UMAP R^2 and
+    the probe R^2 of each axis (their step-0 values are the untrained floor, not learning)."""
+    fig, axes = plt.subplots(len(runs), 3, figsize=(11, 0.4 + 2.7 * len(runs)), squeeze=False, constrained_layout=True)
+    for (ax_acc, ax_gap, ax_rep), r in zip(axes, runs):
+        m, name = r['id'], f"dx={r['dx']:g}, dy={r['dy']:g} (seed {r['seed']})"
+        for axis, color in (('x', 'C0'), ('y', 'C1')):
+            ax_acc.plot(m['step'], m[f'acc_{axis}'] / np.maximum(m[f'oracle_acc_{axis}'], 1e-9), '.-', color=color,
+                        label=f"{axis}: acc_{axis} / oracle_{axis}")
+            ax_rep.plot(m['step'], m[f'r2_{axis}'], '.--', color=color, label=f'UMAP R$^2_{axis}$')
+            ax_rep.plot(m['step'], m[f'probe_r2_{axis}'], '.-', color=color, label=f'probe R$^2_{axis}$')
+        gap, half = ratio_gap(m)
+        ax_gap.errorbar(m['step'], gap, yerr=half, fmt='k.-', lw=1, capsize=2)
+        ax_gap.axhline(0, color='0.5', lw=0.8)
+        ax_acc.set_title(f"{name}: accuracy per axis / its oracle"), ax_acc.set_ylim(-0.02, 1.1)
+        ax_gap.set_title('y - x (per axis, of its oracle), 95% interval over samples')
+        ax_rep.set_title('representation of each axis (step 0: untrained floor)'), ax_rep.set_ylim(-0.02, 1.05)
+        for ax in (ax_acc, ax_gap, ax_rep):
+            ax.set_xlabel('training step')
+        ax_acc.legend(fontsize=6), ax_rep.legend(fontsize=6, ncol=2)
+        ax_acc.set_ylabel('accuracy / oracle'), ax_gap.set_ylabel('acc_y/oracle_y - acc_x/oracle_x'), ax_rep.set_ylabel('R$^2$')
+    fig.suptitle('Fig. 5: imbalanced increments (dx != dy): are x and y learned together?')
     save(fig, fig_dir, 'fig5', dpi)
 
 
 def fig9(runs, fig_dir, dpi):
-    fig = plt.figure(figsize=(9, 3.2 * len(runs)))
-    outer = fig.add_gridspec(len(runs), 2, width_ratios=[1, 1.6], hspace=0.4)
+    """Per hole run: samples inside the hole at the last checkpoint; accuracy and the oracle inside and outside the
+    hole (the oracle differs: no border bumps inside); and where an in-distribution probe places the hole samples'
+    layer 4 (mean error in px, against the hole's own labels' spread and the blank-canvas control)."""
+    fig = plt.figure(figsize=(11, 3.2 * len(runs)))
+    outer = fig.add_gridspec(len(runs), 3, width_ratios=[1, 1.5, 1.2], hspace=0.45, wspace=0.3)
     for row, r in enumerate(runs):
         ood, idd = r['ood'], r['id']
         inner = outer[row, 0].subgridspec(3, 3, wspace=0.05, hspace=0.05)
         sample_grid([fig.add_subplot(inner[i, j]) for i in range(3) for j in range(3)], ood['examples'][-1], ood['labels'][-1], r['hole'])
         ax = fig.add_subplot(outer[row, 1])
-        for m, split, style in ((idd, 'ID', '-'), (ood, 'OOD', '--')):
-            ax.plot(m['step'], m['acc'], 'k' + style, label=f'acc {split}')
-            ax.plot(m['step'], m['r2'], 'C2' + style, label=f'R$^2$ {split}')
-        ax.set_title(f"hole [{r['hole'][0]:g}, {r['hole'][1]:g}], d={r['dx']:g} (seed {r['seed']}); "
-                     f"left: OOD samples at step {ood['step'][-1]}")
-        ax.set_xlabel('training step'), ax.set_ylim(-0.02, 1.02), ax.legend(fontsize=6)
-    fig.suptitle('Fig. 9: a hole in the training data (red: the hole, not trained on)')
+        for m, split, style in ((idd, 'outside (trained)', '-'), (ood, 'inside the hole', '--')):
+            ax.plot(m['step'], m['acc'], 'k.' + style, label=f'accuracy, {split}')
+            ax.plot(m['step'], m['oracle_acc'], 'C2' + style, lw=0.8, label=f'oracle, {split}')
+        ax.set_title(f"hole [{r['hole'][0]:g}, {r['hole'][1]:g}], d={r['dx']:g} (seed {r['seed']}); left: inside, "
+                     f"step {ood['step'][-1]}")
+        ax.set_xlabel('training step'), ax.set_ylabel('accuracy'), ax.set_ylim(-0.02, 1.05), ax.legend(fontsize=6)
+        ax = fig.add_subplot(outer[row, 2])
+        for key, label, style in (('probe_ood_mae', 'hole samples', 'k.-'), ('probe_blank_mae', 'blank canvases, same labels', 'C1.--'),
+                                  ('centre_mae', 'guessing the hole centre', 'C7:')):
+            if key in ood:
+                ax.plot(ood['step'], ood[key], style, label=label)
+        ax.set_title('where an in-distribution probe of layer 4\nplaces the hole samples: mean error (px)')
+        ax.set_xlabel('training step'), ax.set_ylabel('px'), ax.set_ylim(bottom=0), ax.legend(fontsize=6)
+    fig.suptitle('Fig. 9: a hole in the training data (red square: the hole, never trained on)', y=1.0)
     save(fig, fig_dir, 'fig9', dpi)
 
 
@@ -324,14 +375,15 @@ if __name__ == '__main__':
         if not ok:
             print(f"{name}: no suitable runs in {sweep_dir} (see the module docstring for which runs it needs), skipped")
     if f3 and len(f3['id']['step']) >= 3:
-        fig3(f3, th, fig_dir, dpi)
-    if f4:
-        phase_diagram('fig4', [('', f4)], 'dx', 'increment d (= dx = dy)', f'Fig. 4: increment x training step (sigma = {fig4_sigma:g})',
-                      fig_dir, dpi)
+        fig3(f3, fig_dir, dpi)
+    if f4:  # Figs. 4 and 8 draw every seed, also those kept only in metrics.csv
+        curves('fig4', [('', [r for r in square_all if r['sigma'] == fig4_sigma])], 'dx', 'd =',
+               f'Fig. 4: increments d (= dx = dy), sigma = {fig4_sigma:g}', fig_dir, dpi)
     if f5:
         fig5(f5, fig_dir, dpi)
     if f8:
-        phase_diagram('fig8', f8, 'sigma', 'sigma', 'Fig. 8: sigma x training step, one row per increment', fig_dir, dpi)
+        curves('fig8', [(f"d={d:g}: ", [r for r in square_all if r['dx'] == d]) for d in incs8 if any(r['dx'] == d for r in square)],
+               'sigma', 'sigma =', 'Fig. 8: bump widths sigma, one row per increment', fig_dir, dpi)
     if f9:
         fig9(f9, fig_dir, dpi)
     fig7b(fig_dir, dpi)

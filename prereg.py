@@ -1,5 +1,5 @@
 """
-The pre-registered analysis of the paper's claims (README, "Pre-registered analysis"): the rules, statistics and
+The pre-registered analysis of the paper's claims (README, "Results"; the rules in full below): the rules, statistics and
 thresholds below were committed, with tests on synthetic references (test_all.py, "pre-registered"), before any
 confirmatory seed was run. Seed 0 was seen under the earlier rule (claims.py) and is exploratory; seeds >= 1 are
 confirmatory: a claim's verdict rests on them whenever its runs have them. Changing anything here after seeing a
