@@ -242,10 +242,10 @@ def agreement(run_dir, pick, samplers, dev, done=()):
             name = f'{sampler}-{steps_}'
             if (run_dir, step, name) in done:
                 continue
-            cfg = dict(batch=n_eval, dtype=SAMPLE['dtype'], sample_steps=steps_, sampler=sampler, eta=eta, rep_step=0, clip_x0=False)
             t0 = time.perf_counter()
-            images, layer4 = generate(m, Diffusion(**ck['diffusion_args']).to(dev), labels, ck['model_args']['size'], cfg, dev,
-                                      SAMPLE['seed'])
+            images, layer4 = generate(m, Diffusion(**ck['diffusion_args']).to(dev), labels, size=ck['model_args']['size'], device=dev,
+                                      seed=SAMPLE['seed'], batch=n_eval, dtype=SAMPLE['dtype'], steps=steps_, sampler=sampler,
+                                      eta=eta, rep_step=0)
             acc, _ = accuracy(images, labels)
             r2 = r_squared(embed(layer4, *UMAP), labels)['r2']
             rows.append(dict(run=run_dir, step=step, sampler=name, acc=float(acc['acc']), n_none=int(acc['n_none']),

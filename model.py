@@ -163,13 +163,15 @@ class Diffusion(nn.Module):
         """The n network-call timesteps of a (possibly strided) reverse process, descending, always ending at 0."""
         return torch.linspace(self.T - 1, 0, n).round().long().unique_consecutive().tolist()
 
-    def step(self, x, eps, t, s, sampler='ddpm', eta=1.0, clip_x0=False, generator=None):
+    def step(self, x, eps, t, s, *, sampler='ddpm', eta=1.0, clip_x0=False, generator=None):
         """One reverse jump from timestep t to s < t (s = -1: the clean image), given the predicted noise eps.
         The only place the reverse maths is written. With x0 = (x - sqrt(1 - abar_t) eps) / sqrt(abar_t) and the
         jump's beta = 1 - abar_t / abar_s (= beta_t when s = t - 1):
         ddpm: the posterior mean of q(x_s | x_t, x0) (Ho et al. Eq. 7) plus noise of variance beta (Alg. 2's
               sigma_t^2 = beta_t; with s = t - 1 this is exactly Alg. 2);
         ddim: Song et al. Eq. 12 with variance eta^2 (1 - abar_s) / (1 - abar_t) beta (eta = 1: the posterior's)."""
+        if eps.shape != x.shape or not -1 <= s < t:
+            raise ValueError(f"step: eps {tuple(eps.shape)} must match x {tuple(x.shape)} and -1 <= s < t (s={s}, t={t})")
         a_t = self.abar[t]
         x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
         if clip_x0:
@@ -187,13 +189,16 @@ class Diffusion(nn.Module):
         return mean + var.sqrt() * torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
 
     @torch.no_grad()
-    def sample(self, model, mu, steps=None, sampler='ddpm', eta=1.0, rep_step=0, generator=None, clip_x0=False, size=32,
+    def sample(self, model, mu, *, steps=None, sampler='ddpm', eta=1.0, rep_step=0, generator=None, clip_x0=False, size=32,
                on_call=None):
         """Reverse process from x_T ~ N(0, I) for labels mu (B, 2) over `steps` network calls (default T: Alg. 2),
         one `step` per call (on_call() after each, for a progress bar). Returns images in [-1, 1] (B,1,size,size) and
         the layer-4 output (float32) of the call with t == rep_step."""
+        if mu.ndim != 2 or mu.shape[1] != 2:
+            raise ValueError(f"sample: mu must be (B, 2) label pairs, got {tuple(mu.shape)}")
         ts = self.timesteps(steps or self.T)
-        assert rep_step in ts, f"rep_step={rep_step} is not among the sampler's timesteps"
+        if rep_step not in ts:
+            raise ValueError(f"sample: rep_step={rep_step} is not among the sampler's timesteps")
         B, dev = mu.shape[0], mu.device
         x = torch.randn((B, 1, size, size), device=dev, generator=generator)
         rep = None
@@ -205,23 +210,23 @@ class Diffusion(nn.Module):
             else:
                 eps = model(x, tt, mu)
             s = ts[j + 1] if j + 1 < len(ts) else -1
-            x = self.step(x, eps.float(), t, s, sampler, eta, clip_x0, generator)
+            x = self.step(x, eps.float(), t, s, sampler=sampler, eta=eta, clip_x0=clip_x0, generator=generator)
             if on_call:
                 on_call()
         return x.clamp(-1, 1), rep
 
 
-def generate(model, diffusion, labels, size, cfg, device, seed, on_call=None):
+def generate(model, diffusion, labels, *, size, device, seed, batch, dtype='float32', on_call=None, **sampler):
     """Images (n, size, size) uint8 in the data's 0..255 convention and layer-4 outputs (n, C*H*W) float16 for
-    labels (n, 2) float32, `cfg['batch']` at a time, all drawn from one generator seeded with `seed`;
-    on_call(batch images) after every network call."""
+    labels (n, 2) float32, `batch` at a time, all drawn from one generator seeded with `seed`; `sampler`: the
+    keywords of Diffusion.sample (steps, sampler, eta, rep_step, clip_x0); on_call(batch images) after every call."""
     gen = torch.Generator(device).manual_seed(seed)
     images, reps = [], []
-    for i in range(0, len(labels), cfg['batch']):
-        mu = torch.from_numpy(labels[i:i + cfg['batch']]).to(device)
-        with autocast(device, cfg['dtype']):
-            x, rep = diffusion.sample(model, mu, cfg['sample_steps'], cfg['sampler'], cfg['eta'], cfg['rep_step'], gen,
-                                      cfg['clip_x0'], size, on_call and (lambda: on_call(len(mu))))
+    for i in range(0, len(labels), batch):
+        mu = torch.from_numpy(labels[i:i + batch]).to(device)
+        with autocast(device, dtype):
+            x, rep = diffusion.sample(model, mu, generator=gen, size=size, on_call=on_call and (lambda: on_call(len(mu))),
+                                      **sampler)
         images.append(((x.float()[:, 0] + 1) * 127.5).round().clamp(0, 255).byte().cpu().numpy())  # back to 0..255
         reps.append(rep.flatten(1).half().cpu().numpy())
     return np.concatenate(images), np.concatenate(reps)

@@ -55,6 +55,8 @@ PRESETS = {
     'cpu': CPU,
     # the confirmatory seeds 1 and 2 of the runs behind C1, C3 and C5; their claims join results/cpu
     'cpu-seeds': dict(CPU, imbal=(), holes=(), seeds=(1, 2), results='cpu'),
+    # more of the paper's grid at CPU scale (Figs. 4 and 8), one seed: 11 runs, sigma = 1 shared between the figures
+    'grid': dict(CPU, incs=(0.1, 0.25, 0.5, 0.75, 1.0), sigmas=(0.3, 0.5, 0.7, 1.0), sigma_incs=(0.1, 1.0), imbal=(), holes=()),
     # the paper's model (train.py's defaults), schedule and sweep: 123 runs of 320,000 steps, for GPUs
     'paper': dict(incs=tuple(round(0.1 * i, 1) for i in range(1, 11)), sigmas=tuple(round(0.1 * i, 1) for i in range(1, 11)),
                   sigma_incs=(0.1, 0.5, 1.0), imbal=((0.1, 1.0), (0.1, 0.5)), hole_d=0.1, holes=((13, 19), (11, 21)),

@@ -106,7 +106,9 @@ if __name__ == '__main__':
         meta = json.dumps(dict(sample=config, train=ck['config'], data=data['config'], step=step))
         for name, labels in outs:
             t0 = time.time()
-            images, layer4 = generate(model, diffusion, labels, ck['model_args']['size'], config, device, seed, bar.update)
+            images, layer4 = generate(model, diffusion, labels, size=ck['model_args']['size'], device=device, seed=seed, batch=batch,
+                                      dtype=dtype, on_call=bar.update, steps=sample_steps, sampler=sampler, eta=eta,
+                                      rep_step=rep_step, clip_x0=clip_x0)
             blank = blank_layer4(model, labels, ck['model_args']['size'], rep_step, device, batch)
             save_npz(paths[name], images=images, labels=labels, layer4=layer4, layer4_blank=blank, step=np.int64(step), config=meta)
             bar.write(f"step {step}: {len(labels)} {name} in {time.time() - t0:.1f}s "

@@ -139,7 +139,7 @@ def test_reverse_step_keeps_the_forward_marginals():
         a_t, a_s = d.abar[t], d.abar[s]
         beta = 1 - a_t / a_s
         for sampler, eta, extra in (('ddim', 0.0, 0), ('ddim', 1.0, 0), ('ddim', 0.5, 0), ('ddpm', 1.0, beta - beta * (1 - a_s) / (1 - a_t))):
-            xs = d.step(xt, noise, t, s, sampler, eta, generator=g)
+            xs = d.step(xt, noise, t, s, sampler=sampler, eta=eta, generator=g)
             mean_err = (xs.mean(0) - a_s.sqrt() * x0[0]).abs().max().item()
             var = xs.var(0)
             assert mean_err < 0.01, (t, s, sampler, eta, mean_err)
@@ -154,7 +154,7 @@ def test_full_ddpm_is_alg2():
     d = Diffusion(1000).double()
     x, eps = torch.randn(4, 1, 8, 8, dtype=torch.float64), torch.randn(4, 1, 8, 8, dtype=torch.float64)
     for t in (1, 500, 999):
-        out = d.step(x, eps, t, t - 1, 'ddpm', generator=torch.Generator().manual_seed(t))
+        out = d.step(x, eps, t, t - 1, sampler='ddpm', generator=torch.Generator().manual_seed(t))
         z = torch.randn(x.shape, generator=torch.Generator().manual_seed(t), dtype=torch.float64)
         b = d.betas[t]
         assert torch.allclose(out, (x - b / (1 - d.abar[t]).sqrt() * eps) / (1 - b).sqrt() + b.sqrt() * z, atol=1e-9)
