@@ -31,6 +31,18 @@ def run(script, *args, ok=True):
     return p
 
 
+def run_here(script, *args):
+    """Run a script inside this process (no interpreter start-up, torch already imported): a bad setting raises
+    SettingError, --help raises SystemExit(0). The scripts check every setting before they read or write anything."""
+    import runpy
+    argv, hook = sys.argv, sys.excepthook
+    sys.argv = [script, *args]
+    try:
+        runpy.run_path(os.path.join(HERE, script), run_name='__main__')
+    finally:
+        sys.argv, sys.excepthook = argv, hook
+
+
 def grid_labels(d, lo=0, hi=32):
     """The d x d grid's centres with both coordinates in [lo, hi]."""
     g = bumps.grid_labels(d, d, 32)
@@ -204,7 +216,7 @@ def tiny_run(tmp_path_factory):
     return d
 
 
-@pytest.mark.parametrize('script,arg,words', [
+BAD_SETTINGS = [
     ('make_data.py', '--dx=0', 'dx'), ('make_data.py', '--sigma=-1', 'sigma'), ('make_data.py', '--colour=red', 'colour'),
     ('make_data.py', '--dx=abc', 'dx'), ('make_data.py', '--hole_lo=19', 'hole_lo'),
     ('make_data.py', '--hole_lo=19.0 --hole_hi=13.0', 'hole_hi'), ('make_data.py', '--hole_lo=0 --hole_hi=32', 'hole'),
@@ -216,14 +228,26 @@ def tiny_run(tmp_path_factory):
     ('sample.py', '--rep_step=5 --sample_steps=50', 'rep_step'), ('sample.py', '--ckpts=7', 'ckpts'),
     ('analyze.py', '--tolerance=0', 'tolerance'), ('plot_figures.py', '--acc_threshold=2', 'acc_threshold'), ('train.py', '--width=10', 'width'),
     ('train.py', '--ckpt_at=0,500', 'ckpt_at'),
-])
+]
+
+
+@pytest.mark.parametrize('script,arg,words', BAD_SETTINGS)
 def test_bad_settings_fail_cleanly(tiny_run, script, arg, words):
-    """A bad setting exits non-zero with one line on stderr naming it, no traceback, and leaves the disk as it was."""
+    """A bad setting stops the script with one line naming it and leaves the disk as it was: the first case of each
+    script as a user meets it (a subprocess: exit status 2, one line on stderr, no traceback), the others in this
+    process (the SettingError the one line is printed from)."""
+    from configurator import SettingError
     tmp_path = tiny_run
     before = {p: os.path.getmtime(tmp_path / p) for p in os.listdir(tmp_path)}
-    p = run(script, f"--{'sweep_dir' if script == 'plot_figures.py' else 'out_dir'}={tmp_path}", *arg.split(), ok=False)
-    err = p.stderr.strip().splitlines()
-    assert p.returncode != 0 and len(err) == 1 and words in err[0] and 'Traceback' not in p.stderr, p.stderr
+    args = (f"--{'sweep_dir' if script == 'plot_figures.py' else 'out_dir'}={tmp_path}", *arg.split())
+    if arg == next(a for s, a, _ in BAD_SETTINGS if s == script):
+        p = run(script, *args, ok=False)
+        err = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and len(err) == 1 and words in err[0] and 'Traceback' not in p.stderr, p.stderr
+    else:
+        with pytest.raises(SettingError) as e:
+            run_here(script, *args)
+        assert words in str(e.value) and '\n' not in str(e.value), str(e.value)
     assert {p: os.path.getmtime(tmp_path / p) for p in os.listdir(tmp_path)} == before
 
 
@@ -440,16 +464,22 @@ def test_stages_stand_side_by_side():
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
-def test_help_lists_every_setting(script):
+def test_help_lists_every_setting(script, capsys):
     """--help (and -h) exit 0 and print every setting of the script's config block with its default and a comment
     (a setting added without a comment fails here)."""
     block = config_block(os.path.join(HERE, script + '.py'))
     assert block and all(comment for _, _, comment in block), [n for n, _, c in block if not c]
     for flag in ('--help', '-h') if script == 'analyze' else ('--help',):
-        p = run(script + '.py', flag)
-        lines = p.stdout.splitlines()
+        if script == 'analyze':  # as a user runs it
+            out = run(script + '.py', flag).stdout
+        else:
+            with pytest.raises(SystemExit) as e:
+                run_here(script + '.py', flag)
+            assert e.value.code == 0
+            out = capsys.readouterr().out
+        lines = out.splitlines()
         for name, default, comment in block:
-            assert any(l.split()[:2] == [f'--{name}', repr(default)] and comment in l for l in lines if l.strip()), (name, p.stdout)
+            assert any(l.split()[:2] == [f'--{name}', repr(default)] and comment in l for l in lines if l.strip()), (name, out)
 
 
 # ----------------------------------------------------------------------------- representation metrics
