@@ -5,8 +5,8 @@ and the 123-run sweep. Numbers, not tests; the last line printed is one JSON obj
 
     python bench.py                              # this device (cuda when present)
     python bench.py --model=cpu                  # time the cpu preset's model instead of the paper's
-    python bench.py --agree_dir=out/quick/dx1.0_dy1.0_sigma1.0_seed0 --agree_ckpts=8000 --speed=False
-                                                 # the preset's sampler against DDPM-1000 on a trained checkpoint
+    python bench.py --scoring_only=True          # only the scoring of one evaluation
+(Whether a fast sampler agrees with DDPM-1000 is an evaluation result, not a speed: sample.py's docstring says how.)
 
 Levers (each measured alone on top of the plain step, then all winners together = the fast path):
 channels_last (NHWC), tf32 (CUDA matmuls/convolutions in TF32), bf16 (autocast), fused_adam (CUDA), compile
@@ -16,7 +16,6 @@ NCHW, AdamW's default implementation. A lever is kept when it is >= 3% faster th
 import json
 import os
 import resource
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -25,11 +24,10 @@ import time
 import numpy as np
 import torch
 
-from artifacts import checkpoints, load_pt
-from bumps import draw_labels, render
+from bumps import render
 from configurator import check, configure
 from metrics import accuracy, embed, r_squared, representation
-from model import UNet, Diffusion, autocast, generate, pick_device, set_tf32
+from model import UNet, Diffusion, autocast, pick_device, set_tf32
 import presets
 
 # -----------------------------------------------------------------------------
@@ -41,15 +39,10 @@ n_eval = 500             # samples per evaluation (the paper's 500), all in one 
 runs_per_gpu = '1,2,4,8' # processes sharing one GPU for the aggregate training throughput ('' = skip; CUDA only)
 share_seconds = 20.0     # seconds each sharing process trains while timed
 dry = False              # tiny model, batch and sizes: the whole bench in well under a minute on a CPU
-agree_dir = ''           # run folder whose checkpoints to compare samplers on ('' = skip)
-agree_ckpts = ''         # comma-separated steps ('' = first, middle and last)
-agree_file = 'results/sampler_agreement.json'  # agreement rows accumulate here (run, step, sampler)
-speed = True             # run the speed measurements (False: only the sampler agreement)
 scoring_only = False     # only time the scoring of one evaluation (Alg. 1, UMAP seeds, manifold metrics) and stop
 worker = ''              # internal: 'train' = one sharing process (prints its img/s)
 worker_dir = ''          # internal: the sharing processes' rendezvous folder
 threads = 0              # torch CPU threads (0 = default)
-seed = 0                 # seeds the timed models' weights and the evaluation labels
 # -----------------------------------------------------------------------------
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALL_LEVERS = ('channels_last', 'tf32', 'bf16', 'fused_adam', 'compile', 'cudagraphs')
@@ -68,13 +61,13 @@ def timed(fn, repeats, sync):
     return float(np.median(ts))
 
 
-def make_train_step(args, batch, use, dev):
+def make_train_step(args, batch, lr, use, dev, seed=0):
     """One training step (AdamW, uniform t, MSE on eps) of a fresh model with the levers in `use` switched on."""
     torch.manual_seed(seed)
     set_tf32('tf32' in use)
     fmt = torch.channels_last if 'channels_last' in use else torch.contiguous_format
     net = UNet(**args).to(dev).to(memory_format=fmt)
-    opt = torch.optim.AdamW(net.parameters(), lr=TRAIN['lr'], fused=True if 'fused_adam' in use else None)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, fused=True if 'fused_adam' in use else None)
     fwd = net
     if 'compile' in use or 'cudagraphs' in use:
         fwd = torch.compile(net, mode='reduce-overhead' if 'cudagraphs' in use else None)
@@ -94,7 +87,7 @@ def make_train_step(args, batch, use, dev):
     return step
 
 
-def make_call(args, n, use, dev):
+def make_call(args, n, use, dev, seed=0):
     """One sampling network call (no grad) on n images with the levers in `use`."""
     torch.manual_seed(seed)
     set_tf32('tf32' in use)
@@ -113,7 +106,7 @@ def make_call(args, n, use, dev):
     return call
 
 
-def lever_table(name, make, unit, per_call, use_levers, dev, sync):
+def lever_table(name, make, unit, per_call, use_levers, repeats, sync):
     """Rate of plain, of each lever alone and of all winners together; returns (plain, fast, winners)."""
     rows = [('plain', per_call / timed(make(set()), repeats, sync))]
     winners = []
@@ -139,16 +132,17 @@ def lever_table(name, make, unit, per_call, use_levers, dev, sync):
     return rows[0][1], fast, winners
 
 
-def sharing(args, batch, winners, ks, dev):
-    """Aggregate training img/s of k processes sharing this GPU, each timed over the same window. The processes use
-    the eager winners only (no torch.compile: k compilations would not fit a short check)."""
+def sharing(winners, ks, dev, seconds, model, dry):
+    """Aggregate training img/s of k processes sharing this GPU (bench.py --worker=train, `model`'s settings), each
+    timed over the same `seconds`. The processes use the eager winners only (no torch.compile: k compilations would
+    not fit a short check)."""
     winners = [w for w in winners if w not in ('compile', 'cudagraphs')]
-    print(f"\nruns sharing one GPU (levers: {'+'.join(winners) or 'none'}, {share_seconds:g} s timed):")
+    print(f"\nruns sharing one GPU (levers: {'+'.join(winners) or 'none'}, {seconds:g} s timed):")
     res = {}
     for k in ks:
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [sys.executable, os.path.join(HERE, 'bench.py'), '--worker=train', f'--model={model}', f'--dry={dry}',
-                   f"--levers={','.join(winners) or 'none'}", f'--share_seconds={share_seconds}', f'--device={dev}',
+                   f"--levers={','.join(winners) or 'none'}", f'--share_seconds={seconds}', f'--device={dev}',
                    f'--worker_dir={tmp}']
             procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=HERE) for _ in range(k)]
             while len([f for f in os.listdir(tmp) if f.startswith('ready')]) < k and all(p.poll() is None for p in procs):
@@ -163,23 +157,23 @@ def sharing(args, batch, winners, ks, dev):
     return res
 
 
-def scoring_seconds(args):
+def scoring_seconds(args, n_eval, a, seed=0):
     """Wall time of scoring one evaluation as analyze.py does it: Alg. 1, UMAP with each of analyze.py's umap_seeds
     (seed 0 gives the paper's R^2, the others umap_r2_sd) and the manifold metrics, on n_eval random layer-4 values of
     the model's real size (their cost does not depend on what they hold). Returns (total, added by the manifold
-    metrics: representation() + the extra UMAP seeds)."""
+    metrics: representation() + the extra UMAP seeds). `a`: analyze.py's settings."""
     rng = np.random.default_rng(seed)
+    umap = (a['n_neighbors'], a['min_dist'], a['umap_dims'], a['seed'])
     labels = rng.uniform(1, args['size'], (n_eval, 2))
     images = render(labels, 1.0, args['size'])
     feats = rng.normal(size=(n_eval, args['width'] * (args['size'] // 2) ** 2)).astype(np.float16)
-    a = ANALYZE
-    embed(feats[:50], *UMAP)  # numba compilation, paid once per process
+    embed(feats[:50], *umap)  # numba compilation, paid once per process
     representation(feats[:50], labels[:50], a['n_pca'], a['trust_k'], a['probe_folds'], a['seed'])
     t = [time.perf_counter()]
     accuracy(images, labels)
     t.append(time.perf_counter())
     for k in range(a['umap_seeds']):
-        r_squared(embed(feats, *UMAP[:3], UMAP[3] + k), labels)
+        r_squared(embed(feats, *umap[:3], umap[3] + k), labels)
         t.append(time.perf_counter())
     representation(feats, labels, a['n_pca'], a['trust_k'], a['probe_folds'], a['seed'])
     t.append(time.perf_counter())
@@ -191,78 +185,48 @@ def scoring_seconds(args):
     return t[-1] - t[0], added
 
 
-def eval_seconds(args, winners, dev, sync):
+def eval_seconds(args, n_eval, analyze, winners, dev, sync):
     """Wall time of one evaluation: n_eval samples by DDPM-1000 (layer 4 at the last call), then scoring_seconds.
     The sampling is timed per network call and scaled to 1,000 calls."""
     call = make_call(args, n_eval, set(winners), dev)
     per_call = timed(call, 2, sync)
     sampling = per_call * 1000
-    scoring, _ = scoring_seconds(args)
+    scoring, _ = scoring_seconds(args, n_eval, analyze)
     print(f"\none evaluation ({n_eval} samples, DDPM-1000 at {per_call * 1e3:.1f} ms/call, then the scoring above):"
           f" sampling {sampling:.1f} s + scoring {scoring:.1f} s = {sampling + scoring:.1f} s")
     return sampling, scoring
 
 
-def worker_train():
-    """One sharing process: warm up, say ready, wait for 'go', train share_seconds, print IMG_S."""
-    dev = pick_device(device)
-    use = set() if levers == 'none' else set(levers.split(','))
-    step = make_train_step(MODEL_ARGS, BATCH, use, dev)
+def worker_train(args, batch, lr, use, dev, rendezvous, seconds):
+    """One sharing process: warm up, say ready, wait for 'go', train `seconds`, print IMG_S."""
+    step = make_train_step(args, batch, lr, use, dev)
     for _ in range(3):
         step()
     torch.cuda.synchronize() if dev.startswith('cuda') else None
-    open(os.path.join(worker_dir, f'ready{os.getpid()}'), 'w').close()
-    while not os.path.exists(os.path.join(worker_dir, 'go')):
+    open(os.path.join(rendezvous, f'ready{os.getpid()}'), 'w').close()
+    while not os.path.exists(os.path.join(rendezvous, 'go')):
         time.sleep(0.05)
     n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < share_seconds:
+    while time.perf_counter() - t0 < seconds:
         step()
         n += 1
     torch.cuda.synchronize() if dev.startswith('cuda') else None
-    print(f"IMG_S {n * BATCH / (time.perf_counter() - t0):.2f}")
+    print(f"IMG_S {n * batch / (time.perf_counter() - t0):.2f}")
 
 
-def agreement(run_dir, pick, samplers, dev, done=()):
-    """Accuracy, failure modes and R^2 of each sampler on the same n_eval labels and noise seed, per checkpoint
-    (skipping the (run, step, sampler) keys in `done`: the DDPM-1000 reference is the expensive one)."""
-    found = checkpoints(run_dir)
-    check(len(found) >= 2, 'agree_dir', run_dir, 'a run folder with at least two ckpt_*.pt (run train.py first)')
-    steps = sorted(found)
-    check(all(p in found for p in pick), 'agree_ckpts', ','.join(map(str, pick)), f'steps among the checkpoints {steps}')
-    pick = pick or [steps[1], steps[len(steps) // 2], steps[-1]]
-    data = np.load(os.path.join(run_dir, 'data.npz'))
-    labels, _ = draw_labels({}, data['labels'], n_eval, SAMPLE['seed'])
-    rows = []
-    for step in pick:
-        ck = load_pt(found[step], 'train.py')
-        m = UNet(**ck['model_args']).to(dev)
-        m.load_state_dict(ck['ema'] if 'ema' in ck else ck['model'])  # what sample.py uses by default
-        m = m.to(memory_format=torch.channels_last).eval()
-        for sampler, steps_, eta in samplers:
-            name = f'{sampler}-{steps_}'
-            if (run_dir, step, name) in done:
-                continue
-            t0 = time.perf_counter()
-            images, layer4 = generate(m, Diffusion(**ck['diffusion_args']).to(dev), labels, size=ck['model_args']['size'], device=dev,
-                                      seed=SAMPLE['seed'], batch=n_eval, dtype=SAMPLE['dtype'], steps=steps_, sampler=sampler,
-                                      eta=eta, rep_step=0)
-            acc, _ = accuracy(images, labels)
-            r2 = r_squared(embed(layer4, *UMAP), labels)['r2']
-            rows.append(dict(run=run_dir, step=step, sampler=name, acc=float(acc['acc']), n_none=int(acc['n_none']),
-                             n_one=int(acc['n_one']), n_many=int(acc['n_many']), n_fill=int(acc['n_fill']), r2=float(r2),
-                             seconds=time.perf_counter() - t0))
-            r = rows[-1]
-            print(f"  {run_dir} step {step:6d} {name:>10}: acc {r['acc']:.3f} contours 0/1/>1/fill "
-                  f"{r['n_none']}/{r['n_one']}/{r['n_many']}/{r['n_fill']} r2 {r['r2']:.3f} ({r['seconds']:.0f} s)", flush=True)
-    return rows
-
-
-def acc_delta(rows, fast_name):
-    """Largest |acc(fast) - acc(ddpm-1000)| over the checkpoints where both were measured."""
-    acc = {(r['run'], r['step'], r['sampler']): r['acc'] for r in rows}
-    d = [abs(acc[(run, step, 'ddpm-1000')] - a) for (run, step, s), a in acc.items()
-         if s == fast_name and (run, step, 'ddpm-1000') in acc]
-    return max(d) if d else None
+def projection(fast, share, ev, batch, cuda):
+    """Minutes of one paper run and hours of the paper sweep on one device, from the training rate `fast`, the
+    aggregate rates of k runs sharing it, and the seconds of one evaluation; the schedule comes from presets.py."""
+    paper = presets.get('paper')
+    p = presets.full_settings(paper)[0]
+    steps, evals, runs = p['steps'], p['steps'] // p['ckpt_every'] + 1, len(presets.runs(paper))  # evals: + step 0
+    best_k = max(share, key=share.get) if share else 1
+    run_min = (steps * batch / fast + evals * ev) / 60
+    # k runs share the GPU: each trains at aggregate / k; evaluations are assumed to cost what they cost alone
+    sweep_h = runs * (steps * batch / (share.get(best_k, fast) / best_k) + evals * ev) / best_k / 3600
+    print(f"\nprojection: one run of {steps:,} steps + {evals} evaluations: {run_min:.1f} min; "
+          f"{runs} runs on one {'GPU' if cuda else 'machine'} with {best_k} at a time: {sweep_h:.1f} h")
+    return run_min, sweep_h, best_k
 
 
 if __name__ == '__main__':
@@ -270,71 +234,42 @@ if __name__ == '__main__':
     check(type(repeats) is int and repeats >= 1, 'repeats', repeats, 'an integer >= 1')
     check(all(k.strip().isdigit() and int(k) > 0 for k in str(runs_per_gpu).split(',') if k.strip()), 'runs_per_gpu',
           runs_per_gpu, "comma-separated positive integers (e.g. '2,4,8') or ''")
-    TRAIN, SAMPLE, ANALYZE = presets.full_settings(presets.get(model))
-    PAPER = presets.full_settings(presets.get('paper'))[0]  # the projection is for the paper's schedule and sweep
-    paper_steps, paper_evals = PAPER['steps'], PAPER['steps'] // PAPER['ckpt_every'] + 1  # + step 0
-    sweep_runs = len(presets.runs(presets.get('paper')))
-    UMAP = (ANALYZE['n_neighbors'], ANALYZE['min_dist'], ANALYZE['umap_dims'], ANALYZE['seed'])
-    MODEL_ARGS = dict(width=TRAIN['width'], attn_res=TRAIN['attn_res'], pe_dim=TRAIN['pe_dim'], size=32)
-    BATCH = TRAIN['batch_size']
+    TRAIN, _, ANALYZE = presets.full_settings(presets.get(model))
+    args = dict(width=TRAIN['width'], attn_res=TRAIN['attn_res'], pe_dim=TRAIN['pe_dim'], size=32)
+    batch, lr = TRAIN['batch_size'], TRAIN['lr']
     if dry:  # the same code paths at a toy size
-        MODEL_ARGS, BATCH, n_eval, repeats = dict(width=8, attn_res='4', pe_dim=16, size=16), 8, 40, 2
+        args, batch, n_eval, repeats = dict(width=8, attn_res='4', pe_dim=16, size=16), 8, 40, 2
     if threads:
         torch.set_num_threads(threads)
-    if worker == 'train':
-        worker_train()
-        sys.exit(0)
     dev = pick_device(device)
+    if worker == 'train':
+        worker_train(args, batch, lr, set() if levers == 'none' else set(levers.split(',')), dev, worker_dir, share_seconds)
+        sys.exit(0)
     cuda = dev.startswith('cuda')
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     use_levers = (list(ALL_LEVERS) if cuda else ['channels_last', 'bf16']) if levers == 'auto' else \
         [l for l in levers.split(',') if l.strip()]
     check(all(l in ALL_LEVERS for l in use_levers), 'levers', levers, f"'auto' or comma-separated from {','.join(ALL_LEVERS)}")
-    out = dict(device=dev, torch=torch.__version__, model=model if not dry else 'dry', batch=BATCH)
+    out = dict(device=dev, torch=torch.__version__, model=model if not dry else 'dry', batch=batch)
     if scoring_only:
-        total, added = scoring_seconds(MODEL_ARGS)
+        total, added = scoring_seconds(args, n_eval, ANALYZE)
         print(json.dumps(dict(out, threads=torch.get_num_threads(), scoring_s=round(total, 2), manifold_metrics_added_s=round(added, 2))))
         sys.exit(0)
-    if speed:
-        print(f"torch {torch.__version__} on {torch.cuda.get_device_name() if cuda else 'cpu'}; {torch.get_num_threads()} CPU threads; "
-              f"model {MODEL_ARGS}, batch {BATCH}, {sum(p.numel() for p in UNet(**MODEL_ARGS).parameters()) / 1e6:.2f} M parameters")
-        plain, fast, winners = lever_table('training step', lambda u: make_train_step(MODEL_ARGS, BATCH, u, dev), 'img/s', BATCH,
-                                           use_levers, dev, sync)
-        cplain, cfast, cwin = lever_table(f'sampling network call, batch {n_eval}', lambda u: make_call(MODEL_ARGS, n_eval, u, dev),
-                                          'images x calls / s', n_eval, use_levers, dev, sync)
-        sampling, scoring = eval_seconds(MODEL_ARGS, cwin, dev, sync)
-        ks = [int(k) for k in runs_per_gpu.split(',') if k.strip()] if cuda else []
-        share = sharing(MODEL_ARGS, BATCH, winners, ks, dev) if ks else {}
-        best_k = max(share, key=share.get) if share else 1
-        agg = share.get(best_k, fast)
-        ev = sampling + scoring
-        run_min = (paper_steps * BATCH / fast + paper_evals * ev) / 60
-        # k runs share the GPU: each trains at agg / k; evaluations are assumed to cost what they cost alone
-        sweep_h = sweep_runs * (paper_steps * BATCH / (agg / best_k) + paper_evals * ev) / best_k / 3600
-        print(f"\nprojection: one run of {paper_steps:,} steps + {paper_evals} evaluations: {run_min:.1f} min; "
-              f"{sweep_runs} runs on one {'GPU' if cuda else 'machine'} with {best_k} at a time: {sweep_h:.1f} h")
-        out.update(train_img_s_plain=round(plain, 1), train_img_s_paper=round(fast, 1), train_speedup_paper=round(fast / plain, 3),
-                   train_levers=winners, call_img_s_plain=round(cplain, 1), call_img_s_fast=round(cfast, 1), call_levers=cwin,
-                   eval_seconds_paper=round(ev, 1), eval_sampling_s=round(sampling, 1), eval_scoring_s=round(scoring, 1),
-                   paper_run_minutes=round(run_min, 1), sweep_hours_one_gpu=round(sweep_h, 1), runs_per_gpu_best=best_k,
-                   aggregate_img_s={str(k): round(v, 1) for k, v in share.items()})
-    if agree_dir:  # sampler agreement on trained checkpoints
-        check(all(s.strip().isdigit() for s in agree_ckpts.split(',') if s.strip()), 'agree_ckpts', agree_ckpts,
-              "comma-separated checkpoint steps, e.g. '1000,6000'")
-        rows = json.load(open(agree_file)) if os.path.exists(agree_file) else []
-        fast_name = f"{SAMPLE['sampler']}-{SAMPLE['sample_steps']}"
-        done = {(r['run'], r['step'], r['sampler']) for r in rows}
-        new = agreement(agree_dir, [int(s) for s in agree_ckpts.split(',') if s.strip()],
-                        [('ddpm', 1000, 1.0), (SAMPLE['sampler'], SAMPLE['sample_steps'], SAMPLE['eta'])], dev, done)
-        keys = {(r['run'], r['step'], r['sampler']) for r in new}
-        rows = [r for r in rows if (r['run'], r['step'], r['sampler']) not in keys] + new
-        os.makedirs(os.path.dirname(agree_file) or '.', exist_ok=True)
-        with open(agree_file + '.tmp', 'w') as f:
-            json.dump(rows, f, indent=1)
-        os.replace(agree_file + '.tmp', agree_file)
-        delta = acc_delta(rows, fast_name)
-        print(f"\nsampler agreement ({agree_file}): largest |acc({fast_name}) - acc(ddpm-1000)| = {delta}")
-        out['sampler_acc_delta'] = None if delta is None else round(delta, 3)
-    out['peak_mem_mib'] = round(torch.cuda.max_memory_allocated() / 2 ** 20 if dev.startswith('cuda') else
-                                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(f"torch {torch.__version__} on {torch.cuda.get_device_name() if cuda else 'cpu'}; {torch.get_num_threads()} CPU threads; "
+          f"model {args}, batch {batch}, {sum(p.numel() for p in UNet(**args).parameters()) / 1e6:.2f} M parameters")
+    plain, fast, winners = lever_table('training step', lambda u: make_train_step(args, batch, lr, u, dev), 'img/s', batch,
+                                       use_levers, repeats, sync)
+    cplain, cfast, cwin = lever_table(f'sampling network call, batch {n_eval}', lambda u: make_call(args, n_eval, u, dev),
+                                      'images x calls / s', n_eval, use_levers, repeats, sync)
+    sampling, scoring = eval_seconds(args, n_eval, ANALYZE, cwin, dev, sync)
+    ks = [int(k) for k in runs_per_gpu.split(',') if k.strip()] if cuda else []
+    share = sharing(winners, ks, dev, share_seconds, model, dry) if ks else {}
+    run_min, sweep_h, best_k = projection(fast, share, sampling + scoring, batch, cuda)
+    out.update(train_img_s_plain=round(plain, 1), train_img_s_paper=round(fast, 1), train_speedup_paper=round(fast / plain, 3),
+               train_levers=winners, call_img_s_plain=round(cplain, 1), call_img_s_fast=round(cfast, 1), call_levers=cwin,
+               eval_seconds_paper=round(sampling + scoring, 1), eval_sampling_s=round(sampling, 1), eval_scoring_s=round(scoring, 1),
+               paper_run_minutes=round(run_min, 1), sweep_hours_one_gpu=round(sweep_h, 1), runs_per_gpu_best=best_k,
+               aggregate_img_s={str(k): round(v, 1) for k, v in share.items()},
+               peak_mem_mib=round(torch.cuda.max_memory_allocated() / 2 ** 20 if cuda else
+                                  resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     print(json.dumps(out))

@@ -12,6 +12,11 @@ alone, model.blank_layer4), config (JSON: this stage's, the checkpoint's, the da
 The labels are the same for every checkpoint of a run (drawn once with `seed` from the training centres).
 For a dataset with a hole it also writes ood_{step}.npz for n labels drawn from the centres inside the hole.
 A checkpoint whose samples already exist with the same settings is skipped.
+
+Whether a fast sampler agrees with the paper's DDPM-1000 is measured like any result: sample a checkpoint both ways
+on the same labels and noise seed (the defaults give DDPM-1000) and compare the accuracies analyze.py prints:
+    mkdir out/ref && cp out/quick/dx1.0_dy1.0_sigma1.0_seed0/{data.npz,ckpt_0012000.pt} out/ref/
+    python sample.py --out_dir=out/ref && python analyze.py --out_dir=out/ref --umap_seeds=1
 """
 import json
 import os
