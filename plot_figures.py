@@ -206,6 +206,33 @@ def fig3(run, fig_dir, dpi):
     save(fig, fig_dir, 'fig3', dpi)
 
 
+def fig_sheet(run, fig_dir, dpi):
+    """The ordered sheet the paper's phase C is about, seen directly: layer 4's UMAP-3D with every pair of evaluation
+    labels that are grid neighbours joined (blue: neighbours along x, orange: along y). An ordered 2D sheet reads as a
+    mesh of short segments; no order, as long segments crossing the cloud. Untrained, the last checkpoint before the
+    model learned, and the last checkpoint."""
+    m, d = run['id'], run['dx']
+    learned = np.nonzero(m['acc'] >= prereg.FRAC * m['oracle_acc'])[0]
+    before = int(learned[0]) - 1 if len(learned) and learned[0] > 0 else len(m['step']) // 2
+    picks = [(0, 'untrained'), (before, 'before it learned'), (len(m['step']) - 1, 'last checkpoint')]
+    fig = plt.figure(figsize=(10, 3.6))
+    for col, (i, what) in enumerate(picks):
+        ax = fig.add_subplot(1, 3, col + 1, projection='3d')
+        emb, labels = m['emb'][i], m['labels'][i]
+        where = {tuple(np.round(l / d).astype(int)): k for k, l in enumerate(labels)}
+        for (gx, gy), k in where.items():
+            for (ox, oy), color in (((1, 0), 'C0'), ((0, 1), 'C1')):
+                j = where.get((gx + ox, gy + oy))
+                if j is not None:
+                    ax.plot(*zip(emb[k], emb[j]), color=color, lw=0.8, alpha=0.8)
+        ax.scatter(*emb.T, s=0.3, c='0.5')
+        ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
+        ax.set_title(f"{what}: step {m['step'][i]}\nacc/oracle {m['acc'][i] / m['oracle_acc'][i]:.2f}, UMAP R$^2$ {m['r2'][i]:.2f}")
+    fig.suptitle(f"{run['name'].replace('_seed', ', seed ')}: layer 4's UMAP with grid neighbours joined "
+                 "(blue: along x, orange: along y)")
+    save(fig, fig_dir, 'fig_sheet', dpi)
+
+
 def curves(name, groups, param, ylabel, title, fig_dir, dpi):
     """Figs. 4 and 8: accuracy / oracle and the paper's UMAP R^2 against the training step, one colour per setting;
     every seed a thin line, their mean a thick one; the untrained model's R^2 (its floor) dotted."""
@@ -376,6 +403,7 @@ if __name__ == '__main__':
             print(f"{name}: no suitable runs in {sweep_dir} (see the module docstring for which runs it needs), skipped")
     if f3 and len(f3['id']['step']) >= 3:
         fig3(f3, fig_dir, dpi)
+        fig_sheet(f3, fig_dir, dpi)
     if f4:  # Figs. 4 and 8 draw every seed, also those kept only in metrics.csv
         curves('fig4', [('', [r for r in square_all if r['sigma'] == fig4_sigma])], 'dx', 'd =',
                f'Fig. 4: increments d (= dx = dy), sigma = {fig4_sigma:g}', fig_dir, dpi)

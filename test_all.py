@@ -646,7 +646,7 @@ def test_run_all_tiny_on_slurm_and_locally(tmp_path, slurm_cluster):
     assert len(jobs) == len(set(jobs)) == 5  # the sigma = 1 run is shared by Figs. 4 and 8
     assert all(os.path.exists(line.split()[1] + '/DONE') for line in jobs)
     assert 'following sample.py' in open(os.path.join(jobs[0].split()[1], 'log.txt')).read()
-    for name in ('fig3', 'fig4', 'fig5', 'fig8', 'fig9', 'fig_loss'):
+    for name in ('fig3', 'fig4', 'fig5', 'fig8', 'fig9', 'fig_loss', 'fig_sheet'):
         for ext in ('png', 'pdf'):
             assert (tmp_path / 'figures' / 'tiny' / f'{name}.{ext}').stat().st_size > 1000, (name, ext)
     claims_md = (tmp_path / 'results' / 'tiny' / 'claims.md').read_text()
