@@ -43,7 +43,7 @@ CPU = dict(incs=(0.1, 0.5, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=((0
            fig3_train=dict(ckpt_at='500,1000,2000,3000,4000,5000,6000,7000'),  # a phase window of ~1,000 steps
            sample=DDIM_100)
 PRESETS = {
-    # smoke sweep (what the tests run): every figure and claim from toy runs, about a minute on 2 cores
+    # smoke sweep (what the tests run): every figure and claim from toy runs, a few minutes on 2 cores
     'tiny': dict(incs=(2.0, 4.0), sigmas=(0.5, 1.0), sigma_incs=(4.0,), imbal=((2.0, 4.0),), hole_d=2.0,
                  holes=((11, 21),), fig3_d=4.0,
                  train=dict(width=8, attn_res='4', pe_dim=16, steps=30, ckpt_every=10, batch_size=16, log_every=5),
