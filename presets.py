@@ -7,9 +7,11 @@ to add a preset, add an entry to PRESETS (a dict of the keys in BASE) and run `b
 run_all.sh's own calls (it keeps the shell work: xargs, flock, logs):
     python presets.py shell PRESET        # the preset's resources as shell assignments
     python presets.py jobs PRESET OUT     # write OUT/jobs.txt, one line per run
-    python presets.py run PRESET DIR DX DY SIGMA HOLE SEED   # one run's stage flags as bash arrays
+    python presets.py run PRESET DIR DX DY SIGMA HOLE SEED   # one run's stage flags as bash arrays (and whether
+                                                             # it is done here, or in another preset's folder)
     python presets.py sbatch PRESET OUT   # write OUT/sweep.sbatch (settings from the environment: README)
 """
+import glob
 import os
 import shlex
 import sys
@@ -55,7 +57,8 @@ PRESETS = {
     'cpu': CPU,
     # the confirmatory seeds 1 and 2 of the runs behind C1, C3 and C5; their claims join results/cpu
     'cpu-seeds': dict(CPU, imbal=(), holes=(), seeds=(1, 2), results='cpu'),
-    # more of the paper's grid at CPU scale (Figs. 4 and 8), one seed: 11 runs, sigma = 1 shared between the figures
+    # more of the paper's grid at CPU scale (Figs. 4 and 8), one seed: 11 runs, sigma = 1 shared between the figures;
+    # the 4 it shares with `cpu` (d = 0.1, 0.5, 1 and sigma = 0.5 at d = 1) are linked from out/cpu when finished there
     'grid': dict(CPU, incs=(0.1, 0.25, 0.5, 0.75, 1.0), sigmas=(0.3, 0.5, 0.7, 1.0), sigma_incs=(0.1, 1.0), imbal=(), holes=()),
     # the paper's model (train.py's defaults), schedule and sweep: 123 runs of 320,000 steps, for GPUs
     'paper': dict(incs=tuple(round(0.1 * i, 1) for i in range(1, 11)), sigmas=tuple(round(0.1 * i, 1) for i in range(1, 11)),
@@ -139,6 +142,18 @@ def is_done(run_dir, sig):
         return False  # an older or hand-written DONE: rerun (the run resumes from its checkpoints)
 
 
+def reusable(run_dir, sig):
+    """A finished run with the same name and settings in another preset's folder (out/cpu's d = 1 run serves the
+    grid preset too), as a path relative to run_dir's folder; '' if none or run_dir exists."""
+    if os.path.lexists(run_dir):
+        return ''
+    sweep, name = os.path.split(os.path.abspath(run_dir))
+    for other in sorted(glob.glob(os.path.join(os.path.dirname(sweep), '*', name))):
+        if os.path.dirname(other) != sweep and not os.path.islink(other) and is_done(other, sig):
+            return os.path.relpath(other, sweep)
+    return ''
+
+
 def parse_run(args):
     """PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt) -> (preset, dir, dx, dy, sigma, hole, seed)."""
     if len(args) != 7:
@@ -204,7 +219,8 @@ def main(argv):
         st, sig = stage_settings(p, dx, dy, sigma, hole), signature(p, dx, dy, sigma, hole, seed)
         for stage in ('make_data', 'train', 'sample', 'analyze'):
             print(bash_array(stage.upper(), flags(st[stage])))
-        print(f"{shell(p)} SEED={seed} SIG={shlex.quote(sig)} DONE_SAME={int(is_done(d, sig))}")
+        print(f"{shell(p)} SEED={seed} SIG={shlex.quote(sig)} DONE_SAME={int(is_done(d, sig))} "
+              f"REUSE={shlex.quote(reusable(d, sig))}")
     elif cmd == 'sbatch':
         p, out = get(argv[1]), argv[2]
         n = sum(1 for _ in open(os.path.join(out, 'jobs.txt')))

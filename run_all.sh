@@ -7,7 +7,8 @@
 #   JOBS=4 THREADS=1 bash run_all.sh   # runs at a time, torch threads per run (defaults: see the end of this file)
 #   OVERLAP=1 bash run_all.sh          # score each checkpoint while the next is sampled (default on a GPU only)
 #   SLURM=1 bash run_all.sh paper      # write out/paper/jobs.txt + sweep.sbatch for `sbatch`, run nothing (README)
-# Rerunning skips finished runs (a DONE file holding the same settings), resumes unfinished ones and redraws the
+# Rerunning skips finished runs (a DONE file holding the same settings; one finished in another preset's folder is
+# linked: `grid` reuses `cpu`'s runs), resumes unfinished ones and redraws the
 # figures. Once a sweep.sbatch exists for a preset, rerunning only gathers: it draws what has finished and lists the
 # runs still missing, without starting or touching them (LOCAL=1 runs the missing ones here instead).
 set -euo pipefail
@@ -16,7 +17,7 @@ PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
 
 if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt)
   shift; settings=$($PY presets.py run "$@") || exit 2
-  eval "$settings"; dir=$2  # flag arrays MAKE_DATA TRAIN SAMPLE ANALYZE, the preset's GPU RUN_THREADS, SEED, SIG, DONE_SAME
+  eval "$settings"; dir=$2  # flag arrays MAKE_DATA TRAIN SAMPLE ANALYZE, the preset's GPU RUN_THREADS, SEED, SIG, DONE_SAME, REUSE
   finished() {  # one line per finished run, with the sweep's progress when run_all.sh started this job
     [ -n "${SWEEP_LOG:-}" ] || { echo "$1"; return; }
     echo "$2" >> "$SWEEP_LOG"
@@ -26,6 +27,9 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
     echo "[$n/$SWEEP_N runs, $((el / 60)) min elapsed$eta] $1"
   }
   [ "$DONE_SAME" = 1 ] && { finished "skip $dir (done)" skip; exit 0; }  # finished with the same settings
+  if [ -n "$REUSE" ]; then  # the same run, finished in another preset's folder: link it (presets.py reusable)
+    ln -s "$REUSE" "$dir" && { finished "reuse $dir (a link to $REUSE, done with the same settings)" skip; exit 0; }
+  fi
   mkdir -p "$dir"
   if command -v flock > /dev/null; then  # one process per run folder, whichever machine started it (SLURM or local)
     exec 9> "$dir/.lock"

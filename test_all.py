@@ -8,6 +8,9 @@ import re
 import subprocess
 import sys
 
+# One thread per test process (pytest-xdist runs one per core). Numba's own threads matter most: once UMAP has run
+# in a process, its idle threads slowed torch training in that process 4x (overfit test: 9 s -> 37 s).
+os.environ.setdefault('NUMBA_NUM_THREADS', '1')
 import numpy as np
 import pytest
 import torch
@@ -18,6 +21,7 @@ from configurator import config_block
 from metrics import accuracy, embed, predict_label, r_squared
 from model import Diffusion, UNet
 
+torch.set_num_threads(1)
 HERE = os.path.dirname(os.path.abspath(__file__))
 TINY_MODEL = ['--width=8', '--attn_res=4', '--pe_dim=16']
 
@@ -253,24 +257,28 @@ def test_bad_settings_fail_cleanly(tiny_run, script, arg, words):
 
 # ----------------------------------------------------------------------------- kills
 
+@pytest.mark.long(order=4)
 def test_sigkill_and_resume_gives_identical_weights(tmp_path):
-    """SIGKILL at 5 random moments (checkpoints every 2 steps, so some land inside a write), each followed by a
-    rerun: no truncated file ever sits under a checkpoint's name, and the final weights equal an uninterrupted run's."""
+    """SIGKILL at 5 random moments while training (checkpoints every 2 steps, so some land inside a write), each
+    followed by a rerun: no truncated file ever sits under a checkpoint's name, and the final weights equal an
+    uninterrupted run's."""
     import random
     import signal
     import time
     a, b = tmp_path / 'a', tmp_path / 'b'
     for d in (a, b):
         run('make_data.py', f'--out_dir={d}', '--dx=4.0', '--dy=4.0')
-    args = [*TINY_MODEL, '--batch_size=8', '--ckpt_every=2', '--steps=300', '--seed=5']  # long enough that 5 kills land
+    args = [*TINY_MODEL, '--batch_size=8', '--ckpt_every=2', '--steps=150', '--seed=5']  # long enough that 5 kills land
     run('train.py', f'--out_dir={b}', *args)
     rng = random.Random(0)
     kills = 0
+    ckpts = lambda: {f for f in os.listdir(a) if f.startswith('ckpt_')}
     for trial in range(5):
+        before = ckpts()
         p = subprocess.Popen([sys.executable, os.path.join(HERE, 'train.py'), f'--out_dir={a}', *args], cwd=HERE,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, 'OMP_NUM_THREADS': '1'})
-        while not any(f.startswith('ckpt_') for f in os.listdir(a)) and p.poll() is None:
-            time.sleep(0.05)  # let it get past the import of torch
+        while ckpts() <= before and p.poll() is None:
+            time.sleep(0.02)  # until this process trains (a new checkpoint), past the import of torch and the resume
         time.sleep(rng.uniform(0.0, 0.4))
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
@@ -282,7 +290,7 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path):
     assert kills >= 3
     (a / 'ckpt_0000099.pt.tmp').write_bytes(b'half a checkpoint')  # a write cut short is never read
     p = run('train.py', f'--out_dir={a}', *args)
-    ka, kb = (torch.load(d / 'ckpt_0000300.pt', weights_only=True) for d in (a, b))
+    ka, kb = (torch.load(d / 'ckpt_0000150.pt', weights_only=True) for d in (a, b))
     assert all(torch.equal(ka['model'][k], kb['model'][k]) for k in kb['model'])
     assert torch.equal(ka['rng'], kb['rng'])
 
@@ -321,6 +329,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
 
 # ----------------------------------------------------------------------------- end to end
 
+@pytest.mark.long(order=3)
 def test_end_to_end_and_resume(tmp_path):
     """make_data -> train -> sample -> analyze on a tiny config at a 16x16 canvas (the 32x32 default runs in the tiny
     sweep): every artifact has its keys, shapes, finite values and config; the samples follow the checkpoint's canvas
@@ -500,6 +509,7 @@ def synthetic_samples(path, kind, step, n=500, dim=16384):
              config=json.dumps(cfg))
 
 
+@pytest.mark.long(order=5)
 def test_representation_metrics_order_sheet_shuffled_noise(tmp_path):
     """Scored through analyze.py: an ordered sheet has probe R^2 > 0.9, trust > 0.9 and TwoNN dimension 2 +- 0.5;
     the shuffled sheet keeps dimension 2 +- 0.5 but probe R^2 < 0.2 and trust well below the sheet's; noise has probe
@@ -605,6 +615,7 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
                 p.wait()
 
 
+@pytest.mark.long(order=1)
 def test_run_all_tiny_on_slurm_and_locally(tmp_path, slurm_cluster):
     """The smoke sweep (`bash run_all.sh tiny`, 5 runs) in one sweep folder, on a real one-node SLURM cluster and on
     this machine. SLURM=1 writes a batch script asking for no GPU, one CPU per task and an array of 5, with the extra
@@ -674,6 +685,7 @@ def test_run_all_tiny_on_slurm_and_locally(tmp_path, slurm_cluster):
 
 # ----------------------------------------------------------------------------- the prepared GPU check
 
+@pytest.mark.long(order=2)
 def test_gpu_check_dry_run(tmp_path):
     """`GPU_CHECK_DRY=1 bash gpu_check.sh DIR` runs every step of the GPU check on the CPU at a tiny size: bench.py's
     JSON with the headline keys, a real run's metrics, Fig. 3 and claims, and the correctness checks (on the CPU a
@@ -982,7 +994,8 @@ def test_libraries_raise_instead_of_exiting(tmp_path):
 def test_presets_jobs_and_done_signatures(tmp_path):
     """presets.py: the cpu preset's 8 runs (the C1 run alone gets the dense checkpoints); a DONE written before the
     presets moved to Python ('--lr=2e-3', the C1 flag appended) still counts as the same settings, while a changed
-    setting does not; an unknown preset or a malformed job is one line naming it."""
+    setting does not; the grid preset links a run finished with its settings in out/cpu; an unknown preset or a
+    malformed job is one line naming it."""
     import presets
     p = presets.get('cpu')
     names = [presets.run_name(*r) for r in presets.runs(p)]
@@ -999,6 +1012,20 @@ def test_presets_jobs_and_done_signatures(tmp_path):
     (tmp_path / 'DONE').write_text(old.replace('--steps=16000', '--steps=12000'))
     assert not presets.is_done(str(tmp_path), presets.signature(p, 1.0, 1.0, 1.0, None, 1))
     assert len(presets.runs(presets.get('paper'))) == 123
+    # the grid preset reuses a run finished with the same settings in the cpu preset's folder, not one that differs
+    g, name = presets.get('grid'), 'dx1.0_dy1.0_sigma1.0_seed0'
+    sig = presets.signature(g, 1.0, 1.0, 1.0, None, 0)
+    assert presets.signature(p, 1.0, 1.0, 1.0, None, 0) == sig and len(presets.runs(g)) == 11
+    (tmp_path / 'out' / 'cpu' / name).mkdir(parents=True)
+    (tmp_path / 'out' / 'grid').mkdir()
+    mine = str(tmp_path / 'out' / 'grid' / name)
+    assert presets.reusable(mine, sig) == ''  # not finished there
+    (tmp_path / 'out' / 'cpu' / name / 'DONE').write_text(sig.replace('--steps=16000', '--steps=12000'))
+    assert presets.reusable(mine, sig) == ''  # finished with other settings
+    (tmp_path / 'out' / 'cpu' / name / 'DONE').write_text(sig)
+    assert presets.reusable(mine, sig) == os.path.join('..', 'cpu', name)
+    os.symlink(presets.reusable(mine, sig), mine)
+    assert presets.is_done(mine, sig) and presets.reusable(mine, sig) == ''
     for args, words in ((['gpu'], "unknown preset 'gpu'"), (['run', 'cpu', 'x', '1', '1', '1', '-'], 'bad job')):
         r = subprocess.run([sys.executable, 'presets.py', *(args if args[0] == 'run' else ['shell', *args])], cwd=HERE,
                            capture_output=True, text=True)
