@@ -142,7 +142,7 @@ if __name__ == '__main__':
         print(f"following sample.py (pid {follow}): scoring each samples file as it is written", flush=True)
     elif not sample_files(out_dir):
         fail(f"no samples in {out_dir}: run sample.py first")
-    print("the first UMAP call compiles numba code (~10-20 s, once per process)", flush=True)
+    print("the first UMAP call on a machine compiles numba code (~15 s; cached on disk for later processes)", flush=True)
     rows, stamp = {}, {}
     while True:
         sampling = follow and running(follow)  # read before the scan, so that the last files are scored after it exits

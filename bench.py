@@ -167,7 +167,7 @@ def scoring_seconds(args, n_eval, a, seed=0):
     labels = rng.uniform(1, args['size'], (n_eval, 2))
     images = render(labels, 1.0, args['size'])
     feats = rng.normal(size=(n_eval, args['width'] * (args['size'] // 2) ** 2)).astype(np.float16)
-    embed(feats[:50], *umap)  # numba compilation, paid once per process
+    embed(feats[:50], *umap)  # numba: compiled once per machine (metrics.umap_cached), loaded once per process
     representation(feats[:50], labels[:50], a['n_pca'], a['trust_k'], a['probe_folds'], a['seed'])
     t = [time.perf_counter()]
     accuracy(images, labels)

@@ -6,6 +6,9 @@ What is measured on one checkpoint's samples (paper Sec. A.3), as plain function
 - the order measures free of the conditioning pathway (layer 4 with each channel's spatial mean removed), and their
   ceiling on clean renders of the same labels.
 """
+import functools
+import sys
+
 import cv2
 import numpy as np
 from sklearn.linear_model import LinearRegression
@@ -51,9 +54,28 @@ def r_squared(emb, labels):
 
 def embed(feats, n_neighbors, min_dist, dims, seed):
     """UMAP of the flattened layer-4 outputs to `dims` dimensions (umap-learn; n_jobs=1: seeded UMAP is serial)."""
-    import umap  # heavy import (numba); only what needs it pays for it
+    umap = umap_cached()
     reducer = umap.UMAP(n_components=dims, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_jobs=1)
     return reducer.fit_transform(feats.astype(np.float32))
+
+
+@functools.lru_cache(maxsize=None)
+def umap_cached():
+    """umap-learn, imported on first use (numba makes the import heavy), with numba's on-disk cache switched on for
+    the compiled functions of umap and pynndescent: the first UMAP call of a process compiles ~250 of them (~15 s on
+    our CPU); with the cache, every later process loads them instead (< 1 s). The machine code is the same, so are
+    the embeddings. Where the cache cannot be switched on, UMAP simply compiles as before."""
+    import umap
+    from numba.core.registry import CPUDispatcher
+    for name, module in list(sys.modules.items()):
+        if name.split('.')[0] in ('umap', 'pynndescent'):
+            for f in list(vars(module).values()):
+                if isinstance(f, CPUDispatcher):
+                    try:
+                        f.enable_caching()
+                    except Exception:  # a function numba cannot cache: compiled per process, as without this
+                        pass
+    return umap
 
 
 def representation(feats, labels, n_pca, n_neighbors, folds, seed):
