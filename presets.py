@@ -16,6 +16,7 @@ import os
 import shlex
 import sys
 
+import artifacts
 from configurator import SettingError, config_block, parse_overrides
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -111,23 +112,33 @@ def flags(settings):
     return [f"--{k}={v}" for k, v in settings.items()]
 
 
+NOT_RESULT = artifacts.NOT_RESULT + ('seed', 'time_limit', 'follow')  # where and how fast; the seed is in the head
+
+
+def result_values(stage, overrides):
+    """Every setting of a stage that defines its results: the script's defaults (as its config block reads now)
+    with the overrides on top. A changed default in a script's block thus changes the runs that use it."""
+    return {k: v for k, v in {**defaults(stage), **overrides}.items() if k not in NOT_RESULT}
+
+
 def signature(p, dx, dy, sigma, hole, seed):
-    """What a finished run's DONE file holds: the settings that define its results, one line."""
+    """What a finished run's DONE file holds: every setting that defines its results, one line."""
     st = stage_settings(p, dx, dy, sigma, hole)
     h = f"{hole[0]},{hole[1]}" if hole else '-'
     return (f"size={p['size']} dx={dx} dy={dy} sigma={sigma} hole={h} seed={seed} " +
-            ' '.join(f"{s}: {' '.join(flags(st[s]))}" for s in ('train', 'sample', 'analyze')))
+            ' '.join(f"{s}: {' '.join(flags(result_values(s, st[s])))}" for s in ('train', 'sample', 'analyze')))
 
 
 def parse_signature(text):
     """A DONE line as comparable values: flags typed by the scripts' defaults, a repeated flag's last value wins
-    (so '--lr=2e-3' and '--lr=0.002' are the same setting)."""
+    (so '--lr=2e-3' and '--lr=0.002' are the same setting), a setting it lacks (a DONE written before signatures
+    held every setting, or before the setting existed) at its default."""
     head, rest = text.strip().split(' train: ', 1)
     train, rest = rest.split(' sample: ', 1)
     sample, analyze = (rest + ' ').split(' analyze: ', 1)
     out = dict(head=head)
     for stage, text in (('train', train), ('sample', sample), ('analyze', analyze)):
-        out[stage] = parse_overrides(shlex.split(text), defaults(stage))
+        out[stage] = result_values(stage, parse_overrides(shlex.split(text), defaults(stage)))
     return out
 
 

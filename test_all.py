@@ -993,8 +993,8 @@ def test_libraries_raise_instead_of_exiting(tmp_path):
 
 def test_presets_jobs_and_done_signatures(tmp_path):
     """presets.py: the cpu preset's 8 runs (the C1 run alone gets the dense checkpoints); a DONE written before the
-    presets moved to Python ('--lr=2e-3', the C1 flag appended) still counts as the same settings, while a changed
-    setting does not; the grid preset links a run finished with its settings in out/cpu; an unknown preset or a
+    presets moved to Python ('--lr=2e-3', the C1 flag appended, only the preset's overrides) still counts as the same
+    settings, while a changed setting, in the preset or as a script's default, does not; the grid preset links a run finished with its settings in out/cpu; an unknown preset or a
     malformed job is one line naming it."""
     import presets
     p = presets.get('cpu')
@@ -1012,6 +1012,16 @@ def test_presets_jobs_and_done_signatures(tmp_path):
     (tmp_path / 'DONE').write_text(old.replace('--steps=16000', '--steps=12000'))
     assert not presets.is_done(str(tmp_path), presets.signature(p, 1.0, 1.0, 1.0, None, 1))
     assert len(presets.runs(presets.get('paper'))) == 123
+    # a DONE records every setting that defines the results: a changed default in a script's block (a hand edit of
+    # train.py's lr) makes the run not done, while a setting of where or how fast (threads) does not count
+    (tmp_path / 'DONE').write_text(presets.signature(p, 1.0, 1.0, 1.0, None, 1))
+    real = presets.defaults
+    for key, value, done in (('weight_decay', 0.05, False), ('threads', 7, True)):
+        presets.defaults = lambda stage: {**real(stage), **({key: value} if stage == 'train' else {})}
+        try:
+            assert presets.is_done(str(tmp_path), presets.signature(p, 1.0, 1.0, 1.0, None, 1)) == done, key
+        finally:
+            presets.defaults = real
     # the grid preset reuses a run finished with the same settings in the cpu preset's folder, not one that differs
     g, name = presets.get('grid'), 'dx1.0_dy1.0_sigma1.0_seed0'
     sig = presets.signature(g, 1.0, 1.0, 1.0, None, 0)
