@@ -130,4 +130,4 @@ done
 status=0; wait $XPID || status=$?
 draw
 echo "run_all.sh $PRESET: $(( $(date +%s) - SWEEP_T0 )) s"
-[ $status = 0 ] || { echo "error: some runs failed (see FAILED lines above); rerun to retry them" >&2; exit 1; }
+[ $status = 0 ] || { echo "error: some runs failed (see FAILED lines above); rerun to retry them (one whose settings changed: delete its folder first)" >&2; exit 1; }
