@@ -167,8 +167,8 @@ def fig3(run, fig_dir, dpi):
         idx = np.nonzero(phase == p)[0]
         i = int(idx[np.argmax(key[idx])]) if len(idx) else None
         picks.append((i, f"phase {p}: step {m['step'][i]}" if i is not None else f"phase {p}: not observed"))
-    fig = plt.figure(figsize=(10, 10.5))
-    outer = fig.add_gridspec(4, 5, height_ratios=[1, 1, 1, 0.8], width_ratios=[1, 1, 1, 1, 0.06], hspace=0.35, wspace=0.15, top=0.88)
+    fig = plt.figure(figsize=(10, 9.4))
+    outer = fig.add_gridspec(4, 5, height_ratios=[1, 1, 1, 0.8], width_ratios=[1, 1, 1, 1, 0.06], hspace=0.22, wspace=0.15, top=0.865)
     for col, (i, title) in enumerate(picks):
         if i is None:
             ax = fig.add_subplot(outer[0, col])
