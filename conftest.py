@@ -10,5 +10,5 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(items):
     def key(item):
         mark = item.get_closest_marker('long')
-        return (0, mark.kwargs['order']) if mark else (1, 0)
+        return (0, mark.kwargs.get('order', 99)) if mark else (1, 0)
     items.sort(key=key)  # stable: file order for the rest

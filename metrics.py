@@ -7,6 +7,7 @@ What is measured on one checkpoint's samples (paper Sec. A.3), as plain function
   ceiling on clean renders of the same labels.
 """
 import functools
+import os
 import sys
 
 import cv2
@@ -64,9 +65,19 @@ def umap_cached():
     """umap-learn, imported on first use (numba makes the import heavy), with numba's on-disk cache switched on for
     the compiled functions of umap and pynndescent: the first UMAP call of a process compiles ~250 of them (~15 s on
     our CPU); with the cache, every later process loads them instead (< 1 s). The machine code is the same, so are
-    the embeddings. Where the cache cannot be switched on, UMAP simply compiles as before."""
+    the embeddings. The cache lives in one folder per (umap-learn, pynndescent, numba) version, since a cached umap
+    function holds pynndescent code that numba would not see change (unless NUMBA_CACHE_DIR says where). Where the
+    cache cannot be switched on, UMAP compiles in every process, as without it."""
     import umap
-    from numba.core.registry import CPUDispatcher
+    try:
+        from importlib.metadata import version
+        from numba.core import config
+        from numba.core.registry import CPUDispatcher
+        if not os.environ.get('NUMBA_CACHE_DIR'):
+            config.CACHE_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'bumps-numba',
+                                            '-'.join(version(p) for p in ('umap-learn', 'pynndescent', 'numba')))
+    except Exception:  # another numba or packaging: no cache
+        return umap
     for name, module in list(sys.modules.items()):
         if name.split('.')[0] in ('umap', 'pynndescent'):
             for f in list(vars(module).values()):

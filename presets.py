@@ -16,7 +16,6 @@ import os
 import shlex
 import sys
 
-import artifacts
 from configurator import SettingError, config_block, parse_overrides
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -112,13 +111,15 @@ def flags(settings):
     return [f"--{k}={v}" for k, v in settings.items()]
 
 
-NOT_RESULT = artifacts.NOT_RESULT + ('seed', 'time_limit', 'follow')  # where and how fast; the seed is in the head
+NOT_RESULT = ('out_dir', 'device', 'threads', 'compile', 'time_limit', 'prune_ckpts', 'follow')  # where and how fast
 
 
 def result_values(stage, overrides):
     """Every setting of a stage that defines its results: the script's defaults (as its config block reads now)
-    with the overrides on top. A changed default in a script's block thus changes the runs that use it."""
-    return {k: v for k, v in {**defaults(stage), **overrides}.items() if k not in NOT_RESULT}
+    with the overrides on top. A changed default in a script's block thus changes the runs that use it. (train.py's
+    seed is the run's, in the signature's head; sample.py's and analyze.py's seeds count here.)"""
+    drop = NOT_RESULT + (('seed',) if stage == 'train' else ())
+    return {k: v for k, v in {**defaults(stage), **overrides}.items() if k not in drop}
 
 
 def signature(p, dx, dy, sigma, hole, seed):
@@ -126,7 +127,8 @@ def signature(p, dx, dy, sigma, hole, seed):
     st = stage_settings(p, dx, dy, sigma, hole)
     h = f"{hole[0]},{hole[1]}" if hole else '-'
     return (f"size={p['size']} dx={dx} dy={dy} sigma={sigma} hole={h} seed={seed} " +
-            ' '.join(f"{s}: {' '.join(flags(result_values(s, st[s])))}" for s in ('train', 'sample', 'analyze')))
+            ' '.join(f"{s}: {' '.join(shlex.quote(f) for f in flags(result_values(s, st[s])))}"
+                     for s in ('train', 'sample', 'analyze')))
 
 
 def parse_signature(text):
@@ -149,19 +151,20 @@ def is_done(run_dir, sig):
         return False
     try:
         return parse_signature(open(path).read()) == parse_signature(sig)
-    except (ValueError, SettingError):
-        return False  # an older or hand-written DONE: rerun (the run resumes from its checkpoints)
+    except (ValueError, KeyError, SettingError):  # a hand-written DONE, or one naming a setting that no longer exists
+        return False  # rerun (the run resumes from its checkpoints)
 
 
 def reusable(run_dir, sig):
     """A finished run with the same name and settings in another preset's folder (out/cpu's d = 1 run serves the
-    grid preset too), as a path relative to run_dir's folder; '' if none or run_dir exists."""
-    if os.path.lexists(run_dir):
+    grid preset too), as a path relative to run_dir's folder; '' if none, or if run_dir is a real folder (a link
+    there that is not done with these settings is replaced: run_all.sh never works through a link)."""
+    if os.path.lexists(run_dir) and not os.path.islink(run_dir):
         return ''
-    sweep, name = os.path.split(os.path.abspath(run_dir))
+    name, sweep = os.path.basename(run_dir), os.path.realpath(os.path.dirname(os.path.abspath(run_dir)))
     for other in sorted(glob.glob(os.path.join(os.path.dirname(sweep), '*', name))):
-        if os.path.dirname(other) != sweep and not os.path.islink(other) and is_done(other, sig):
-            return os.path.relpath(other, sweep)
+        if os.path.realpath(os.path.dirname(other)) != sweep and not os.path.islink(other) and is_done(other, sig):
+            return os.path.relpath(os.path.realpath(other), sweep)
     return ''
 
 
@@ -230,7 +233,10 @@ def main(argv):
         st, sig = stage_settings(p, dx, dy, sigma, hole), signature(p, dx, dy, sigma, hole, seed)
         for stage in ('make_data', 'train', 'sample', 'analyze'):
             print(bash_array(stage.upper(), flags(st[stage])))
-        print(f"{shell(p)} SEED={seed} SIG={shlex.quote(sig)} DONE_SAME={int(is_done(d, sig))} "
+        done = is_done(d, sig)
+        if done and not os.path.islink(d) and open(os.path.join(d, 'DONE')).read().strip() != sig:
+            write(os.path.join(d, 'DONE'), sig + '\n')  # an older DONE (the preset's settings only), now in full
+        print(f"{shell(p)} SEED={seed} SIG={shlex.quote(sig)} DONE_SAME={int(done)} "
               f"REUSE={shlex.quote(reusable(d, sig))}")
     elif cmd == 'sbatch':
         p, out = get(argv[1]), argv[2]

@@ -27,6 +27,7 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
     echo "[$n/$SWEEP_N runs, $((el / 60)) min elapsed$eta] $1"
   }
   [ "$DONE_SAME" = 1 ] && { finished "skip $dir (done)" skip; exit 0; }  # finished with the same settings
+  if [ -L "$dir" ]; then rm -- "$dir"; fi  # a link to another preset's run that no longer matches: never work through it
   if [ -n "$REUSE" ]; then  # the same run, finished in another preset's folder: link it (presets.py reusable)
     ln -s "$REUSE" "$dir" && { finished "reuse $dir (a link to $REUSE, done with the same settings)" skip; exit 0; }
   fi
@@ -35,6 +36,7 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
     exec 9> "$dir/.lock"
     flock -n 9 || { echo "busy $dir: another process is running it, left alone"; exit 0; }
   fi
+  rm -f "$dir/DONE"  # being (re)done: not done until it finishes, for a gather or another preset meanwhile
   TH="--threads=${THREADS:-$RUN_THREADS}"
   if [ -n "${NGPU:-}" ] && [ "$NGPU" -gt 0 ]; then export CUDA_VISIBLE_DEVICES=$(( ${SLOT:-0} % NGPU )); fi
   echo "start $dir (log: $dir/log.txt)"; t0=$SECONDS

@@ -42,7 +42,7 @@ rep_step = 0             # timestep whose network call provides layer 4 (0 = the
 use_ema = True           # sample with the EMA weights when the checkpoint has them
 seed = 0                 # fixes the labels and the sampling noise (the same for every checkpoint)
 unique_labels = True     # evaluation labels without replacement where the label set has >= n_samples centres
-batch = 500              # images per network call (lower it if memory is short; results do not depend on it)
+batch = 500              # images per network call (lower it if memory is short: it changes which noise each image gets)
 device = 'auto'          # 'auto', 'cpu' or 'cuda'
 dtype = 'float32'        # 'float32' or 'bfloat16' (autocast)
 threads = 0              # torch CPU threads (0 = default)

@@ -296,7 +296,8 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path):
 
 
 def test_damaged_checkpoint_is_refused_cleanly(tmp_path):
-    """A truncated latest checkpoint stops train.py with one line naming the file, not a torch traceback."""
+    """A truncated latest checkpoint stops train.py with one line naming the file, not a torch traceback; so do
+    checkpoints asked for (ckpt_at) below the step a run would resume from."""
     run('make_data.py', f'--out_dir={tmp_path}', '--dx=4.0', '--dy=4.0')
     run('train.py', f'--out_dir={tmp_path}', *TINY_MODEL, '--batch_size=4', '--steps=2', '--ckpt_every=1')
     path = tmp_path / 'ckpt_0000002.pt'
@@ -306,6 +307,12 @@ def test_damaged_checkpoint_is_refused_cleanly(tmp_path):
     (tmp_path / 'data.npz').write_bytes(b'not an archive')
     p = run('sample.py', f'--out_dir={tmp_path}', ok=False)
     assert p.returncode != 0 and 'data.npz' in p.stderr and 'make_data.py' in p.stderr and 'Traceback' not in p.stderr
+    # denser checkpoints asked for after training passed them cannot be made: refused, not silently left out
+    b = tmp_path / 'b'
+    run('make_data.py', f'--out_dir={b}', '--dx=4.0', '--dy=4.0')
+    run('train.py', f'--out_dir={b}', *TINY_MODEL, '--batch_size=4', '--steps=2', '--ckpt_every=2')
+    p = run('train.py', f'--out_dir={b}', *TINY_MODEL, '--batch_size=4', '--steps=4', '--ckpt_every=2', '--ckpt_at=1', ok=False)
+    assert p.returncode == 2 and p.stderr.strip().startswith('error:') and 'step(s) 1,' in p.stderr and 'Traceback' not in p.stderr
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
@@ -1034,8 +1041,11 @@ def test_presets_jobs_and_done_signatures(tmp_path):
     assert presets.reusable(mine, sig) == ''  # finished with other settings
     (tmp_path / 'out' / 'cpu' / name / 'DONE').write_text(sig)
     assert presets.reusable(mine, sig) == os.path.join('..', 'cpu', name)
-    os.symlink(presets.reusable(mine, sig), mine)
-    assert presets.is_done(mine, sig) and presets.reusable(mine, sig) == ''
+    r = subprocess.run(['bash', 'run_all.sh', 'job', 'grid', mine, '1.0', '1.0', '1.0', '-', '0'], cwd=HERE, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith('reuse ') and os.readlink(mine) == os.path.join('..', 'cpu', name), r.stdout + r.stderr
+    assert presets.is_done(mine, sig)
+    (tmp_path / 'out' / 'cpu' / name / 'DONE').write_text(sig.replace('--steps=16000', '--steps=12000'))  # cpu's run redone
+    assert not presets.is_done(mine, sig) and presets.reusable(mine, sig) == ''  # run_all.sh drops the link, runs its own
     for args, words in ((['gpu'], "unknown preset 'gpu'"), (['run', 'cpu', 'x', '1', '1', '1', '-'], 'bad job')):
         r = subprocess.run([sys.executable, 'presets.py', *(args if args[0] == 'run' else ['shell', *args])], cwd=HERE,
                            capture_output=True, text=True)

@@ -164,6 +164,13 @@ if __name__ == '__main__':
     if start == 0 and 0 not in ckpts:
         save(0, loss_val)
     extra_ckpts = {int(s) for s in str(ckpt_at).split(',') if s.strip()}
+    # a checkpoint the settings ask for below the resume step can no longer be made (ckpt_every or ckpt_at changed
+    # after training passed it): say so rather than finish without it (a pruned one left its samples behind)
+    lost = sorted(s for s in set(range(ckpt_every, start + 1, ckpt_every)) | {s for s in extra_ckpts if s <= start}
+                  if s not in ckpts and not os.path.exists(os.path.join(out_dir, f'samples_{s:07d}.npz')))
+    if lost:
+        fail(f"{out_dir} has no checkpoint at step(s) {', '.join(map(str, lost))}, which ckpt_every/ckpt_at ask for below "
+             f"step {start} where it would resume: use another out_dir, or delete its checkpoints and rerun train.py")
     loss_log = os.path.join(out_dir, 'loss.csv')
     start_loss_log(loss_log, start)
     q_sum, q_n = torch.zeros(4, device=device), torch.zeros(4, device=device)  # loss per quarter of t since the last row
