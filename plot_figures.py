@@ -154,7 +154,7 @@ def umap_scatter(ax, emb, mu_x, title):
 
 
 # --- the figures ---------------------------------------------------------------
-def fig3(run, fig_dir, dpi):
+def fig3(run, fig_dir, dpi, note=''):
     """The untrained model and one checkpoint per phase as the pre-registered rule finds it by behaviour (A: the most
     failed canvases; B: the most single bumps in the wrong place; C: the first learned checkpoint), each with 16
     samples and the UMAP-3D of layer 4 coloured by mu_x and by mu_y; a phase not observed is an empty panel saying so.
@@ -162,6 +162,7 @@ def fig3(run, fig_dir, dpi):
     m = run['id']
     failed, wrong, correct, phase = prereg.behaviour(m)
     score, acc_o = prereg.order_score(m), m['acc'] / m['oracle_acc']
+    scored = not np.isnan(score).all()  # the order score has no room in some runs (README): then it is not shown
     picks = [(0, 'untrained (step 0)')]
     for p, key in (('A', failed), ('B', wrong), ('C', -m['step'].astype(float))):
         idx = np.nonzero(phase == p)[0]
@@ -178,7 +179,8 @@ def fig3(run, fig_dir, dpi):
         sample_grid([fig.add_subplot(inner[r, c]) for r in range(4) for c in range(4)], m['examples'][i], m['labels'][i])
         fig.add_subplot(outer[0, col]).axis('off')
         plt.gca().set_title(f"{title}\nfailed {failed[i]:.2f}, wrong place {wrong[i]:.2f}\nacc/oracle {acc_o[i]:.2f}, "
-                            f"UMAP R$^2$ {m['r2'][i]:.2f}\norder score " + ('n/a' if np.isnan(score[i]) else f"{score[i]:.2f}"), pad=4)
+                            f"UMAP R$^2$ {m['r2'][i]:.2f}" + (('\norder score ' + ('n/a' if np.isnan(score[i]) else f"{score[i]:.2f}"))
+                                                              if scored else ''), pad=4)
         for row, axis in ((1, 0), (2, 1)):
             ax = fig.add_subplot(outer[row, col], projection='3d')
             sc = ax.scatter(*m['emb'][i].T, c=m['labels'][i][:, axis], cmap=CMAP, s=2, vmin=0, vmax=32)
@@ -200,21 +202,24 @@ def fig3(run, fig_dir, dpi):
     ax.set_xlim(steps[0], steps[-1]), ax.set_ylim(0, 1.12), ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
     ax.set_xlabel('training step'), ax.set_ylabel('fraction of samples / R$^2$')
     ax.legend(fontsize=6, loc='center right'), ax.set_title('every checkpoint; shading and letters: phase by behaviour '
-                                                            '(grey A, orange B, green C)', fontsize=7)
-    fig.suptitle(f"Fig. 3: {run['name'].replace('_seed', ', seed ')}: samples (red rings: the centre asked for) and "
-                 "layer 4's UMAP, coloured by $\\mu_x$ (row 2) and $\\mu_y$ (row 3)", y=0.97)
+                                                            '(grey A, orange B, green C); oracle: Alg. 1 on clean renders '
+                                                            'of the same labels', fontsize=7)
+    fig.suptitle(f"Fig. 3: {run['name'].replace('_seed', ', seed ')}{note}: samples (red rings: the centre asked for) "
+                 "and layer 4's UMAP, coloured by $\\mu_x$ (row 2) and $\\mu_y$ (row 3)", y=0.97)
     save(fig, fig_dir, 'fig3', dpi)
 
 
-def fig_sheet(run, fig_dir, dpi):
+def fig_sheet(run, fig_dir, dpi, note=''):
     """The ordered sheet the paper's phase C is about, seen directly: layer 4's UMAP-3D with every pair of evaluation
     labels that are grid neighbours joined (blue: neighbours along x, orange: along y). An ordered 2D sheet reads as a
-    mesh of short segments; no order, as long segments crossing the cloud. Untrained, the last checkpoint before the
-    model learned, and the last checkpoint."""
+    mesh of short segments; no order, as long segments crossing the cloud. Untrained, a checkpoint before the model
+    learned (phase B's with the most misplaced bumps; without a phase B, the last of phase A), and the last one."""
     m, d = run['id'], run['dx']
-    learned = np.nonzero(m['acc'] >= prereg.FRAC * m['oracle_acc'])[0]
-    before = int(learned[0]) - 1 if len(learned) and learned[0] > 0 else len(m['step']) // 2
-    picks = [(0, 'untrained'), (before, 'before it learned'), (len(m['step']) - 1, 'last checkpoint')]
+    _, wrong, _, phase = prereg.behaviour(m)
+    b, a = np.nonzero(phase == 'B')[0], np.nonzero(phase == 'A')[0]
+    before, what = ((int(b[np.argmax(wrong[b])]), 'phase B') if len(b) else (int(a[-1]), 'phase A (no B)') if len(a)
+                    else (len(m['step']) // 2, 'midway'))
+    picks = [(0, 'untrained'), (before, what), (len(m['step']) - 1, 'last checkpoint')]
     fig = plt.figure(figsize=(10, 3.6))
     for col, (i, what) in enumerate(picks):
         ax = fig.add_subplot(1, 3, col + 1, projection='3d')
@@ -225,38 +230,46 @@ def fig_sheet(run, fig_dir, dpi):
                 j = where.get((gx + ox, gy + oy))
                 if j is not None:
                     ax.plot(*zip(emb[k], emb[j]), color=color, lw=0.8, alpha=0.8)
-        ax.scatter(*emb.T, s=0.3, c='0.5')
+        ax.scatter(*emb.T, s=1.5, c='0.4')
         ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
         ax.set_title(f"{what}: step {m['step'][i]}\nacc/oracle {m['acc'][i] / m['oracle_acc'][i]:.2f}, UMAP R$^2$ {m['r2'][i]:.2f}")
-    fig.suptitle(f"{run['name'].replace('_seed', ', seed ')}: layer 4's UMAP with grid neighbours joined "
+    fig.suptitle(f"{run['name'].replace('_seed', ', seed ')}{note}: layer 4's UMAP with grid neighbours joined "
                  "(blue: along x, orange: along y)")
     save(fig, fig_dir, 'fig_sheet', dpi)
 
 
 def curves(name, groups, param, ylabel, title, fig_dir, dpi):
     """Figs. 4 and 8: accuracy / oracle and the paper's UMAP R^2 against the training step, one colour per setting;
-    every seed a thin line, their mean a thick one; the untrained model's R^2 (its floor) dotted."""
+    every seed a thin line (its own checkpoints; one line style per seed), their mean a thick one on the checkpoints
+    every run of the panel has (denser checkpoints of one setting do not make its mean look faster); the untrained
+    model's R^2 (its floor) as a band from the lowest to the highest seed."""
     fig, axes = plt.subplots(len(groups), 2, figsize=(9, 0.4 + 2.8 * len(groups)), squeeze=False, constrained_layout=True)
+    styles = ['-', '--', ':', '-.']
     for (label, runs), (ax_acc, ax_r2) in zip(groups, axes):
         values = sorted({r[param] for r in runs})
+        seeds = sorted({r['seed'] for r in runs})
+        common = sorted(set.intersection(*(set(r['id']['step'].tolist()) for r in runs)))
         for k, v in enumerate(values):
             color = plt.get_cmap(CMAP)(k / max(1, len(values) - 1) * 0.9)
             rs = [r for r in runs if r[param] == v]
-            steps = sorted(set.intersection(*(set(r['id']['step'].tolist()) for r in rs)))
+            oracle = np.mean([r['id']['oracle_acc'][-1] for r in rs])
             for ax, key in ((ax_acc, 'acc/oracle'), (ax_r2, 'r2')):
-                ys = [np.array([(r['id']['acc'] / r['id']['oracle_acc'] if key == 'acc/oracle' else r['id'][key])[
-                    list(r['id']['step']).index(s)] for s in steps]) for r in rs]
-                for r, y in zip(rs, ys):
-                    ax.plot(steps, y, '-', color=color, lw=0.5, alpha=0.6)
-                ax.plot(steps, np.mean(ys, 0), 'o-', color=color, lw=1.5, ms=3,
-                        label=f"{ylabel} {v:g} ({len(rs)} seed{'s' * (len(rs) > 1)})")
+                y = lambda r: r['id']['acc'] / r['id']['oracle_acc'] if key == 'acc/oracle' else r['id'][key]
+                for r in rs:
+                    ax.plot(r['id']['step'], y(r), styles[seeds.index(r['seed']) % 4], color=color, lw=0.6, alpha=0.7)
+                at = lambda r: y(r)[[list(r['id']['step']).index(s) for s in common]]
+                ax.plot(common, np.mean([at(r) for r in rs], 0), 'o-', color=color, lw=1.8, ms=3,
+                        label=f"{ylabel} {v:g}: mean of {len(rs)} seed{'s' * (len(rs) > 1)}" + (f" (oracle {oracle:.2f})" if key != 'r2' else ''))
                 if key == 'r2':
-                    ax.axhline(np.mean([y[0] for y in ys]), color=color, ls=':', lw=0.8)
+                    floor = [y(r)[0] for r in rs]
+                    ax.axhspan(min(floor), max(floor) + 0.004, color=color, alpha=0.15, lw=0)
+        for k, seed in enumerate(seeds):  # the line style of each seed, once per panel
+            ax_r2.plot([], [], styles[k % 4], color='0.4', lw=0.6, label=f"seed {seed}")
         ax_acc.axhline(prereg.FRAC, color='0.5', ls='--', lw=0.8)
         ax_acc.text(0, prereg.FRAC + 0.01, 'learned', fontsize=6, color='0.4', va='bottom')
         ax_acc.set_ylabel('accuracy / oracle'), ax_acc.set_title(f"{label}accuracy / oracle (Alg. 1's ceiling on the same labels)")
         ax_r2.set_ylabel('mean R$^2$ (UMAP-3D)')
-        ax_r2.set_title(f"{label}the paper's UMAP R$^2$; dotted: its untrained floor (step 0)")
+        ax_r2.set_title(f"{label}the paper's UMAP R$^2$; band: its untrained floor (step 0, over seeds)")
         for ax in (ax_acc, ax_r2):
             ax.set_xlabel('training step'), ax.set_ylim(-0.02, 1.08), ax.legend(fontsize=6, loc='lower right')
     fig.suptitle(title)
@@ -271,16 +284,18 @@ def fig_loss(sweep_dir, fig3_name, fig_dir, dpi):
     logs = {k: v for k, v in logs.items() if v.size > 1}
     if not logs:
         return False
-    fig, axes = plt.subplots(1, 2, figsize=(8, 2.8))
+    n_runs = len(glob.glob(os.path.join(sweep_dir, '*', 'metrics.npz')))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 2.8), constrained_layout=True)
     for name, v in logs.items():
         axes[0].plot(v['step'], v['loss'], lw=0.8, label=name.replace('_seed', ' seed '))
     axes[0].set_yscale('log'), axes[0].set_xlabel('training step'), axes[0].set_ylabel('loss (mean per row of loss.csv)')
-    axes[0].set_title('training loss, every run'), axes[0].legend(fontsize=5)
+    axes[0].set_title(f'training loss: the {len(logs)} of {n_runs} runs with a loss.csv'), axes[0].legend(fontsize=5)
     name = fig3_name if fig3_name in logs else next(iter(logs))
+    missing = ' (the Fig. 3 run has no loss.csv)' if fig3_name and fig3_name not in logs else ''
     for q in range(4):
         axes[1].plot(logs[name]['step'], logs[name][f'loss_q{q}'], lw=0.8, label=f't in [{q}T/4, {q + 1}T/4)')
     axes[1].set_yscale('log'), axes[1].set_xlabel('training step'), axes[1].set_ylabel('loss')
-    axes[1].set_title(f"{name}: loss per quarter of t"), axes[1].legend(fontsize=6)
+    axes[1].set_title(f"{name}: loss per quarter of t{missing}", fontsize=7), axes[1].legend(fontsize=6)
     save(fig, fig_dir, 'fig_loss', dpi)
     return True
 
@@ -292,8 +307,9 @@ def fig7b(fig_dir, dpi, size=32):
     fig, ax = plt.subplots(figsize=(4, 2.8))
     for k, sigma in enumerate((0.2, 0.3, 0.4, 0.5, 0.7, 1.0)):  # at 0.1 most off-centre bumps render blank: undefined
         ax.plot(incs, [overlap(d, sigma, size) for d in incs], 'o-', ms=2, lw=0.8, color=plt.get_cmap(CMAP)(k / 5), label=f'sigma = {sigma:g}')
-    ax.set_xlabel('increment d'), ax.set_ylabel('||sqrt(a b)||_2 / ||a||_2'), ax.set_ylim(-0.02, 1.05)
-    ax.set_title('Fig. 7b: overlap of neighbouring bumps'), ax.legend(fontsize=6)
+    ax.set_xlabel('increment d'), ax.set_ylabel(r'$\|\sqrt{a\,b}\|_2\,/\,\|a\|_2$'), ax.set_ylim(-0.02, 1.05)
+    ax.set_title('Fig. 7b: overlap of neighbouring bumps\n(a, b: inverted renders d apart; sigma = 0.1 renders blank)',
+                 fontsize=7), ax.legend(fontsize=6)
     save(fig, fig_dir, 'fig7b', dpi)
 
 
@@ -402,16 +418,19 @@ if __name__ == '__main__':
         if not ok:
             print(f"{name}: no suitable runs in {sweep_dir} (see the module docstring for which runs it needs), skipped")
     if f3 and len(f3['id']['step']) >= 3:
-        fig3(f3, fig_dir, dpi)
-        fig_sheet(f3, fig_dir, dpi)
+        n = sum(r['dx'] == r['dy'] == fig3_d and r['sigma'] == fig4_sigma for r in square_all)
+        note = f" (best final accuracy of {n} seeds)" if n > 1 else ''
+        fig3(f3, fig_dir, dpi, note)
+        fig_sheet(f3, fig_dir, dpi, note)
     if f4:  # Figs. 4 and 8 draw every seed, also those kept only in metrics.csv
         curves('fig4', [('', [r for r in square_all if r['sigma'] == fig4_sigma])], 'dx', 'd =',
                f'Fig. 4: increments d (= dx = dy), sigma = {fig4_sigma:g}', fig_dir, dpi)
     if f5:
         fig5(f5, fig_dir, dpi)
     if f8:
-        curves('fig8', [(f"d={d:g}: ", [r for r in square_all if r['dx'] == d]) for d in incs8 if any(r['dx'] == d for r in square)],
-               'sigma', 'sigma =', 'Fig. 8: bump widths sigma, one row per increment', fig_dir, dpi)
+        rows8 = [(f"d={d:g}: ", [r for r in square_all if r['dx'] == d]) for d in incs8 if any(r['dx'] == d for r in square)]
+        curves('fig8', rows8, 'sigma', 'sigma =', 'Fig. 8: bump widths sigma' + (', one row per increment' if len(rows8) > 1 else
+                                                                                 f" at {rows8[0][0].rstrip(': ')}"), fig_dir, dpi)
     if f9:
         fig9(f9, fig_dir, dpi)
     fig7b(fig_dir, dpi)
