@@ -154,11 +154,11 @@ def umap_scatter(ax, emb, mu_x, title):
 
 
 # --- the figures ---------------------------------------------------------------
-def fig3(run, fig_dir, dpi, note=''):
+def fig3(run, fig_dir, dpi, note='', others=()):
     """The untrained model and one checkpoint per phase as the pre-registered rule finds it by behaviour (A: the most
     failed canvases; B: the most single bumps in the wrong place; C: the first learned checkpoint), each with 16
     samples and the UMAP-3D of layer 4 coloured by mu_x and by mu_y; a phase not observed is an empty panel saying so.
-    Below, every checkpoint on a true step axis."""
+    Below, every checkpoint on a true step axis, and the phases of the other seeds of the same setting (`others`)."""
     m = run['id']
     failed, wrong, correct, phase = prereg.behaviour(m)
     score, acc_o = prereg.order_score(m), m['acc'] / m['oracle_acc']
@@ -168,8 +168,9 @@ def fig3(run, fig_dir, dpi, note=''):
         idx = np.nonzero(phase == p)[0]
         i = int(idx[np.argmax(key[idx])]) if len(idx) else None
         picks.append((i, f"phase {p}: step {m['step'][i]}" if i is not None else f"phase {p}: not observed"))
-    fig = plt.figure(figsize=(10, 9.4))
-    outer = fig.add_gridspec(4, 5, height_ratios=[1, 1, 1, 0.8], width_ratios=[1, 1, 1, 1, 0.06], hspace=0.22, wspace=0.15, top=0.865)
+    fig = plt.figure(figsize=(10, 9.4 + 0.25 * len(others)))
+    outer = fig.add_gridspec(5, 5, height_ratios=[1, 1, 1, 0.8, 0.001 + 0.1 * len(others)], width_ratios=[1, 1, 1, 1, 0.06],
+                             hspace=0.22, wspace=0.15, top=0.865)
     for col, (i, title) in enumerate(picks):
         if i is None:
             ax = fig.add_subplot(outer[0, col])
@@ -190,23 +191,35 @@ def fig3(run, fig_dir, dpi, note=''):
                 fig.colorbar(sc, cax=fig.add_subplot(outer[row, 4]), label=f"true $\\mu_{'xy'[axis]}$ (px)")
     ax = fig.add_subplot(outer[3, :4])
     steps = m['step']
-    edges = np.concatenate([[steps[0]], (steps[1:] + steps[:-1]) / 2, [steps[-1]]])
     colors = {'0': '0.9', 'A': '0.75', 'B': '#fdd0a2', 'C': '#c7e9c0', '-': 'w'}
-    for k, p in enumerate(phase):
-        ax.axvspan(edges[k], edges[k + 1], color=colors[p], lw=0)
-        ax.text(steps[k], 1.04, p if p != '0' else '', ha='center', va='bottom', fontsize=7)
+    shade(ax, steps, phase, colors, 0, 1.12, letters=1.04)
     ax.plot(steps, acc_o, 'k.-', lw=1, ms=4, label='accuracy / oracle')
     ax.plot(steps, failed, 'C0.-', lw=1, ms=4, label='failed canvases')
     ax.plot(steps, wrong, 'C3.-', lw=1, ms=4, label='single bump, wrong place')
     ax.plot(steps, m['r2'], 'C2.--', lw=1, ms=4, label='UMAP R$^2$')
     ax.set_xlim(steps[0], steps[-1]), ax.set_ylim(0, 1.12), ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
     ax.set_xlabel('training step'), ax.set_ylabel('fraction of samples / R$^2$')
+    if others:  # the other seeds' phases on the same step axis: does the sequence repeat?
+        ax2 = fig.add_subplot(outer[4, :4], sharex=ax)
+        for k, r in enumerate(others):
+            shade(ax2, r['id']['step'], prereg.behaviour(r['id'])[3], colors, k, k + 0.9, letters=k + 0.45)
+        ax2.set_ylim(len(others), 0), ax2.set_yticks(np.arange(len(others)) + 0.45)
+        ax2.set_yticklabels([f"seed {r['seed']}" for r in others], fontsize=7), ax2.set_xlabel('training step')
+        ax.tick_params(axis='x', labelbottom=False), ax.set_xlabel('')
     ax.legend(fontsize=6, loc='center right'), ax.set_title('every checkpoint; shading and letters: phase by behaviour '
-                                                            '(grey A, orange B, green C); oracle: Alg. 1 on clean renders '
-                                                            'of the same labels', fontsize=7)
-    fig.suptitle(f"Fig. 3: {run['name'].replace('_seed', ', seed ')}{note}: samples (red rings: the centre asked for) "
-                 "and layer 4's UMAP, coloured by $\\mu_x$ (row 2) and $\\mu_y$ (row 3)", y=0.97)
+                                                            '(grey A, orange B, green C)' + ('; below: the other seeds' if others else '') +
+                                                            '; oracle: Alg. 1 on clean renders of the same labels', fontsize=7)
+    fig.suptitle(f"Fig. 3: {run['name'].replace('_seed', ', seed ')}{note}\nsamples (red rings: the centre asked for) "
+                 "and layer 4's UMAP, coloured by $\\mu_x$ (row 2) and $\\mu_y$ (row 3)", y=0.975)
     save(fig, fig_dir, 'fig3', dpi)
+
+
+def shade(ax, steps, phase, colors, y0, y1, letters):
+    """Each checkpoint's phase as a band from halfway to its neighbours, y0 to y1 (data units), lettered at `letters`."""
+    edges = np.concatenate([[steps[0]], (steps[1:] + steps[:-1]) / 2, [steps[-1]]])
+    for k, p in enumerate(phase):
+        ax.fill_between([edges[k], edges[k + 1]], y0, y1, color=colors[p], lw=0)
+        ax.text(steps[k], letters, p if p != '0' else '', ha='center', va='bottom' if y1 > 1 else 'center', fontsize=7)
 
 
 def fig_sheet(run, fig_dir, dpi, note=''):
@@ -420,7 +433,8 @@ if __name__ == '__main__':
     if f3 and len(f3['id']['step']) >= 3:
         n = sum(r['dx'] == r['dy'] == fig3_d and r['sigma'] == fig4_sigma for r in square_all)
         note = f" (best final accuracy of {n} seeds)" if n > 1 else ''
-        fig3(f3, fig_dir, dpi, note)
+        fig3(f3, fig_dir, dpi, note, [r for r in square_all if r['dx'] == fig3_d and r['sigma'] == fig4_sigma and
+                                      r['seed'] != f3['seed']])
         fig_sheet(f3, fig_dir, dpi, note)
     if f4:  # Figs. 4 and 8 draw every seed, also those kept only in metrics.csv
         curves('fig4', [('', [r for r in square_all if r['sigma'] == fig4_sigma])], 'dx', 'd =',
