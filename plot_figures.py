@@ -353,7 +353,7 @@ def fig5(runs, fig_dir, dpi):
         ax_rep.set_title('representation of each axis (step 0: untrained floor)'), ax_rep.set_ylim(-0.02, 1.05)
         for ax in (ax_acc, ax_gap, ax_rep):
             ax.set_xlabel('training step')
-        ax_acc.legend(fontsize=6), ax_rep.legend(fontsize=6, ncol=2)
+        ax_acc.legend(fontsize=6), ax_rep.legend(fontsize=6, ncol=2, handlelength=3.5)
         ax_acc.set_ylabel('accuracy / oracle'), ax_gap.set_ylabel('acc_y/oracle_y - acc_x/oracle_x'), ax_rep.set_ylabel('R$^2$')
     fig.suptitle('Fig. 5: imbalanced increments (dx != dy): are x and y learned together?')
     save(fig, fig_dir, 'fig5', dpi)
@@ -364,7 +364,7 @@ def fig9(runs, fig_dir, dpi):
     hole (the oracle differs: no border bumps inside); and where an in-distribution probe places the hole samples'
     layer 4 (mean error in px, against the hole's own labels' spread and the blank-canvas control)."""
     fig = plt.figure(figsize=(11, 3.2 * len(runs)))
-    outer = fig.add_gridspec(len(runs), 3, width_ratios=[1, 1.5, 1.2], hspace=0.45, wspace=0.3)
+    outer = fig.add_gridspec(len(runs), 3, width_ratios=[1, 1.5, 1.2], hspace=0.45, wspace=0.3, top=1 - 0.6 / (3.2 * len(runs)))
     for row, r in enumerate(runs):
         ood, idd = r['ood'], r['id']
         inner = outer[row, 0].subgridspec(3, 3, wspace=0.05, hspace=0.05)
@@ -375,14 +375,14 @@ def fig9(runs, fig_dir, dpi):
             ax.plot(m['step'], m['oracle_acc'], 'C2' + style, lw=0.8, label=f'oracle, {split}')
         ax.set_title(f"hole [{r['hole'][0]:g}, {r['hole'][1]:g}], d={r['dx']:g} (seed {r['seed']}); left: inside, "
                      f"step {ood['step'][-1]}")
-        ax.set_xlabel('training step'), ax.set_ylabel('accuracy'), ax.set_ylim(-0.02, 1.05), ax.legend(fontsize=6)
+        ax.set_xlabel('training step'), ax.set_ylabel('accuracy'), ax.set_ylim(-0.02, 1.05), ax.legend(fontsize=6, handlelength=3.5)
         ax = fig.add_subplot(outer[row, 2])
         for key, label, style in (('probe_ood_mae', 'hole samples', 'k.-'), ('probe_blank_mae', 'blank canvases, same labels', 'C1.--'),
                                   ('centre_mae', 'guessing the hole centre', 'C7:')):
             if key in ood:
                 ax.plot(ood['step'], ood[key], style, label=label)
         ax.set_title('where an in-distribution probe of layer 4\nplaces the hole samples: mean error (px)')
-        ax.set_xlabel('training step'), ax.set_ylabel('px'), ax.set_ylim(bottom=0), ax.legend(fontsize=6)
+        ax.set_xlabel('training step'), ax.set_ylabel('px'), ax.set_ylim(bottom=0), ax.legend(fontsize=6, handlelength=3.5)
     fig.suptitle('Fig. 9: a hole in the training data (red square: the hole, never trained on)', y=1.0)
     save(fig, fig_dir, 'fig9', dpi)
 
