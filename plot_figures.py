@@ -413,34 +413,28 @@ if __name__ == '__main__':
     if not runs:
         fail(f"no run with a metrics.npz under {sweep_dir}: run the sweep first (bash run_all.sh)")
     write_metrics_csv(table, runs)
-    chosen = best_seeds(runs)
+    best_seeds(runs)  # marks each run 'chosen' for the earlier rule's claims
     square_all = sorted((r for r in runs if r['dx'] == r['dy'] and r['hole'] is None), key=lambda r: (r['dx'], r['sigma'], r['seed']))
-    pre = prereg.all_claims([r for r in square_all if r['dx'] == fig3_d and r['sigma'] == fig4_sigma],
-                            [r for r in square_all if r['sigma'] == fig4_sigma],
-                            [r for r in runs if r['dx'] != r['dy'] and r['hole'] is None],
-                            [(f"d={d:g}: ", [r for r in square_all if r['dx'] == d]) for d in incs8],
+    f3_all = [r for r in square_all if r['dx'] == fig3_d and r['sigma'] == fig4_sigma]  # every seed of the Fig. 3 run
+    f4_all = [r for r in square_all if r['sigma'] == fig4_sigma]
+    f8_all = [(f"d={d:g}: ", [r for r in square_all if r['dx'] == d]) for d in incs8]
+    pre = prereg.all_claims(f3_all, f4_all, [r for r in runs if r['dx'] != r['dy'] and r['hole'] is None], f8_all,
                             [r for r in runs if r['hole'] is not None and 'ood' in r])
     # figures of samples and embeddings need a run folder: per setting the best seed among the runs that have one
     # (a seed kept only in metrics.csv can still be the best one; Figs. 4 and 8 draw every seed from the table)
     chosen = best_seeds([r for r in runs if 'emb' in r['id']], mark=False)
-    square = sorted((r for r in chosen if r['dx'] == r['dy'] and r['hole'] is None), key=lambda r: (r['dx'], r['sigma']))
-    f4 = [r for r in square if r['sigma'] == fig4_sigma]
-    f3 = next((r for r in f4 if r['dx'] == fig3_d), None)
-    f8 = [(f"d={d:g}: ", [r for r in square_all if r['dx'] == d]) for d in incs8]
-    f8 = [(label, rs) for label, rs in f8 if len({r['sigma'] for r in rs}) > 1]  # a row compares sigmas
+    f3 = next((r for r in chosen if any(r is a for a in f3_all)), None)
+    f8 = [(label, rs) for label, rs in f8_all if len({r['sigma'] for r in rs}) > 1]  # a row compares sigmas
     f5 = sorted((r for r in chosen if r['dx'] != r['dy'] and r['hole'] is None), key=lambda r: (r['dy'], r['dx']), reverse=True)
     f9 = sorted((r for r in chosen if r['hole'] is not None and 'ood' in r), key=lambda r: r['hole'][1] - r['hole'][0])
-    f4_all = [r for r in square_all if r['sigma'] == fig4_sigma]
     for name, ok in (('fig3', f3 and len(f3['id']['step']) >= 3), ('fig4', f4_all), ('fig5', f5), ('fig8', f8), ('fig9', f9)):
         if not ok:
             print(f"{name}: no suitable runs in {sweep_dir} (see the module docstring for which runs it needs), skipped")
     if f3 and len(f3['id']['step']) >= 3:
-        n = sum(r['dx'] == r['dy'] == fig3_d and r['sigma'] == fig4_sigma for r in square_all)
-        here = sum(r['dx'] == r['dy'] == fig3_d and r['sigma'] == fig4_sigma and 'emb' in r['id'] for r in square_all)
+        n, here = len(f3_all), sum('emb' in r['id'] for r in f3_all)
         note = '' if n < 2 else f" (best final accuracy of {n} seeds)" if here == n else \
             f" (best final accuracy of the {here} of {n} seeds with samples in {sweep_dir})"
-        fig3(f3, fig_dir, dpi, note, [r for r in square_all if r['dx'] == fig3_d and r['sigma'] == fig4_sigma and
-                                      r['seed'] != f3['seed']])
+        fig3(f3, fig_dir, dpi, note, [r for r in f3_all if r['seed'] != f3['seed']])
         fig_sheet(f3, fig_dir, dpi, note)
     if f4_all:  # Figs. 4 and 8 draw every seed, also those kept only in metrics.csv
         curves('fig4', [('', f4_all)], 'dx', 'd =',
