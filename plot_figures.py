@@ -449,7 +449,9 @@ if __name__ == '__main__':
     fig7b(fig_dir, dpi)
     if not fig_loss(sweep_dir, f3['name'] if f3 else '', fig_dir, dpi):
         print(f"fig_loss: no loss.csv in the runs of {sweep_dir} (runs trained before train.py wrote it), skipped")
-    rows = all_claims(f3 if f3 and len(f3['id']['step']) >= 2 else None, f4, f5, f8, f9, th)
+    best = lambda rs: [r for r in rs if r['chosen']]  # the earlier rule: one seed per setting, the best
+    rows = all_claims(f3 if f3 and len(f3['id']['step']) >= 2 else None, best(f4_all), f5,
+                      [(label, best(rs)) for label, rs in f8], f9, th)
     write_claims(claims, sweep_dir, pre, rows, runs, th)
     print(f"wrote {claims} and {table}\n\npre-registered claims (verdicts; statistics in {claims}):")
     for c, _, seeds, v in pre:
