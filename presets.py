@@ -39,8 +39,8 @@ BASE = dict(
 )
 CPU_MODEL = dict(width=8, attn_res='8,4', lr=2e-3, warmup=100, lr_decay='cosine', batch_size=32)
 DDIM_100 = dict(n_samples=500, sampler='ddim', eta=1.0, sample_steps=100)  # agrees with DDPM-1000 (results/NOTES.md)
-CPU = dict(incs=(0.1, 0.5, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=((0.1, 1.0), (0.1, 0.5)),
-           hole_d=0.1, holes=((13, 19), (11, 21)),
+# the default without a GPU (~2 h on 2 cores): one imbalanced pair and one hole; `cpu-more` adds the other two
+CPU = dict(incs=(0.1, 0.5, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=((0.1, 1.0),), hole_d=0.1, holes=((11, 21),),
            train=dict(CPU_MODEL, steps=16000, ckpt_every=4000, ckpt_at='2000'),
            fig3_train=dict(ckpt_at='500,1000,2000,3000,4000,5000,6000,7000'),  # a phase window of ~1,000 steps
            sample=DDIM_100)
@@ -53,9 +53,11 @@ PRESETS = {
     # one CPU run (d = 1) through phases A -> B -> C: Fig. 3 and claim C1; every core serves it
     'quick': dict(incs=(1.0,), train=dict(CPU_MODEL, steps=12000, ckpt_every=2000, ckpt_at='500,1000,3000,5000,7000'),
                   sample=DDIM_100, cpus=2, run_threads=0),
-    # the CPU sweep: 3 increments, 2 sigmas, 2 imbalanced pairs, 2 holes
+    # the CPU sweep: 3 increments, 2 sigmas, 1 imbalanced pair, 1 hole
     'cpu': CPU,
-    # the confirmatory seeds 1 and 2 of the runs behind C1, C3 and C5; their claims join results/cpu
+    # the rest of the CPU sweep: the second imbalanced pair (Fig. 5, C4) and the second hole (Fig. 9, C6); joins results/cpu
+    'cpu-more': dict(CPU, incs=(), sigmas=(), sigma_incs=(), imbal=((0.1, 0.5),), holes=((13, 19),), results='cpu'),
+    # the confirmatory seeds 1 and 2 of the runs behind C1, C3 and C5 (one seed per command: SEEDS=1, SEEDS=2); join results/cpu
     'cpu-seeds': dict(CPU, imbal=(), holes=(), seeds=(1, 2), results='cpu'),
     # more of the paper's grid at CPU scale (Figs. 4 and 8), one seed: 11 runs, sigma = 1 shared between the figures;
     # the 4 it shares with `cpu` (d = 0.1, 0.5, 1 and sigma = 0.5 at d = 1) are linked from out/cpu when finished there
@@ -67,12 +69,22 @@ PRESETS = {
 }
 
 
-def get(name):
-    """The preset `name` with every key of BASE filled in."""
+def get(name, env=os.environ):
+    """The preset `name` with every key of BASE filled in; SEEDS=1,2 in the environment replaces its seeds (more
+    seeds of any preset, or one command per seed)."""
     if name not in PRESETS:
         raise SettingError(f"unknown preset {name!r}: allowed are {', '.join(PRESETS)}")
     p = dict(BASE, **PRESETS[name])
+    if env.get('SEEDS', '').strip():
+        p['seeds'] = parse_seeds(env['SEEDS'])
     return dict(p, name=name, results=p['results'] or name)
+
+
+def parse_seeds(text):
+    seeds = [v.strip() for v in text.split(',')]
+    if not all(v.isdigit() for v in seeds):
+        raise SettingError(f"bad SEEDS={text!r}: allowed is a comma-separated list of integers >= 0, e.g. SEEDS=1,2")
+    return tuple(dict.fromkeys(int(v) for v in seeds))
 
 
 def runs(p):

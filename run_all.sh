@@ -2,8 +2,9 @@
 # The whole reproduction: every run behind Figs. 3, 4, 5, 8 and 9 (data -> train -> sample -> analyze, one
 # folder per run under out/$PRESET), then the figures (figures/$PRESET) and the claims table (results/$PRESET).
 #   bash run_all.sh          # 'paper' when CUDA is present, else 'cpu'
-#   bash run_all.sh tiny     # or quick, cpu, cpu-seeds, paper: the presets live in presets.py (README: their times);
-#                            # `python presets.py NAME` prints one's runs and settings
+#   bash run_all.sh tiny     # or quick, cpu, cpu-more, cpu-seeds, grid, paper: the presets live in presets.py
+#                            # (README: their times); `python presets.py NAME` prints one's runs and settings
+#   SEEDS=1,2 bash run_all.sh cpu      # the preset's runs with these seeds instead of its own
 #   JOBS=4 THREADS=1 bash run_all.sh   # runs at a time, torch threads per run (defaults: see the end of this file)
 #   OVERLAP=1 bash run_all.sh          # score each checkpoint while the next is sampled (default on a GPU only)
 #   SLURM=1 bash run_all.sh paper      # write out/paper/jobs.txt + sweep.sbatch for `sbatch`, run nothing (README)

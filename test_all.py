@@ -999,14 +999,23 @@ def test_libraries_raise_instead_of_exiting(tmp_path):
 
 
 def test_presets_jobs_and_done_signatures(tmp_path):
-    """presets.py: the cpu preset's 8 runs (the C1 run alone gets the dense checkpoints); a DONE written before the
+    """presets.py: the cpu preset's 6 runs and cpu-more's other 2 (the C1 run alone gets the dense checkpoints), SEEDS;
+    a DONE written before the
     presets moved to Python ('--lr=2e-3', the C1 flag appended, only the preset's overrides) still counts as the same
     settings, while a changed setting, in the preset or as a script's default, does not; the grid preset links a run finished with its settings in out/cpu; an unknown preset or a
     malformed job is one line naming it."""
     import presets
     p = presets.get('cpu')
     names = [presets.run_name(*r) for r in presets.runs(p)]
-    assert len(names) == 8 and 'dx0.1_dy0.1_sigma1.0_hole13-19_seed0' in names and 'dx0.1_dy0.5_sigma1.0_seed0' in names
+    more = [presets.run_name(*r) for r in presets.runs(presets.get('cpu-more'))]
+    assert len(names) == 6 and 'dx0.1_dy0.1_sigma1.0_hole11-21_seed0' in names and 'dx0.1_dy1.0_sigma1.0_seed0' in names
+    assert more == ['dx0.1_dy0.5_sigma1.0_seed0', 'dx0.1_dy0.1_sigma1.0_hole13-19_seed0']
+    assert presets.get('cpu-more')['results'] == presets.get('cpu-seeds')['results'] == 'cpu'
+    # SEEDS replaces a preset's seeds (one command per seed); a bad list is one line naming it
+    assert [r[4] for r in presets.runs(presets.get('cpu-seeds', {'SEEDS': '2'}))] == [2] * 4
+    assert presets.get('cpu', {'SEEDS': ' 3, 4,3'})['seeds'] == (3, 4)
+    with pytest.raises(presets.SettingError, match=r"bad SEEDS='1,-2': allowed is a comma-separated list"):
+        presets.get('cpu', {'SEEDS': '1,-2'})
     assert presets.stage_settings(p, 1.0, 1.0, 1.0)['train']['ckpt_at'].startswith('500,1000')
     assert presets.stage_settings(p, 0.1, 0.1, 1.0)['train']['ckpt_at'] == '2000'
     old = ("size=32 dx=1.0 dy=1.0 sigma=1.0 hole=- seed=1 train: --width=8 --attn_res=8,4 --lr=2e-3 --warmup=100 "
