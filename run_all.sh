@@ -67,8 +67,13 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
 fi
 
 PRESET=${1:-auto}
-NGPU=$($PY -c "import torch; print(torch.cuda.device_count())" 2>/dev/null) ||
-  { echo "error: $PY cannot import torch: install requirements.txt (README) or set PYTHON=" >&2; exit 2; }
+# GPUs as torch counts them, asked only where a GPU driver is present (importing torch costs ~2 s of CPU)
+if command -v nvidia-smi > /dev/null || [ -e /dev/nvidia0 ] || [ -e /dev/kfd ]; then
+  NGPU=$($PY -c "import torch; print(torch.cuda.device_count())" 2>/dev/null) || NGPU=
+else
+  NGPU=$($PY -c "import importlib.util as u; print(0 if u.find_spec('torch') else '')" 2>/dev/null) || NGPU=
+fi
+[ -n "$NGPU" ] || { echo "error: $PY cannot import torch: install requirements.txt (README) or set PYTHON=" >&2; exit 2; }
 if [ "$PRESET" = auto ]; then PRESET=$([ "$NGPU" -gt 0 ] && echo paper || echo cpu); fi
 settings=$($PY presets.py shell "$PRESET") || exit 2
 eval "$settings"  # GPU CPUS RUN_THREADS RESULTS FIG3_D SIGMA_INCS (presets.py)

@@ -1059,6 +1059,10 @@ def test_presets_jobs_and_done_signatures(tmp_path):
         r = subprocess.run([sys.executable, 'presets.py', *(args if args[0] == 'run' else ['shell', *args])], cwd=HERE,
                            capture_output=True, text=True)
         assert r.returncode == 2 and r.stderr.count('\n') == 1 and words in r.stderr, r.stderr
+    # a python without torch: one line before anything is written (ROOT stays empty)
+    r = subprocess.run(['bash', 'run_all.sh', 'tiny'], cwd=HERE, capture_output=True, text=True,
+                       env={**os.environ, 'PYTHON': str(tmp_path / 'no-python'), 'ROOT': str(tmp_path / 'r')})
+    assert r.returncode == 2 and 'cannot import torch' in r.stderr and not (tmp_path / 'r').exists(), r.stderr
 
 
 def test_fig7b_overlap_matches_the_closed_form_and_has_the_cusps():
