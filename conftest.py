@@ -1,7 +1,14 @@
 """pytest glue, so that `pytest -n auto` (pytest-xdist) keeps both workers busy to the end: the suite takes as long
-as its busiest worker. The long tests (marked `long` in test_all.py) are collected first, the longest (order=1) first,
-and a worker that runs out of tests takes queued ones from the other (xdist's 'worksteal' instead of 'load': with
-'load', the tests queued behind the longest one waited for it while the other worker sat idle)."""
+as its busiest worker. Before any test, one small UMAP fit fills numba's on-disk cache (metrics.umap_cached): on a
+new machine the workers and the pipelines they start would otherwise each compile UMAP's ~250 functions at once
+(~15 s of CPU each, ~100 s in all). The long tests (marked `long` in test_all.py) are collected first, the longest
+(order=1) first, and a worker that runs out of tests takes queued ones from the other (xdist's 'worksteal' instead
+of 'load': with 'load', the tests queued behind the longest one waited for it while the other worker sat idle)."""
+import os
+import subprocess
+import sys
+
+import pytest
 
 
 def pytest_configure(config):
@@ -9,6 +16,15 @@ def pytest_configure(config):
                                        'the longest (order=1) first')
     if getattr(config.option, 'dist', None) == 'load':  # what -n sets; an explicit --dist=... is left alone
         config.option.dist = 'worksteal'
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist starts its workers (its own hook runs last)
+def pytest_sessionstart(session):
+    if hasattr(session.config, 'workerinput'):  # a worker: the controller has done it
+        return
+    fit = 'import numpy as np, metrics; metrics.embed(np.random.default_rng(0).normal(size=(60, 16)), 15, 0.1, 3, 0)'
+    subprocess.run([sys.executable, '-c', fit], cwd=os.path.dirname(os.path.abspath(__file__)), check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # a failure shows in the tests that use UMAP
 
 
 def pytest_collection_modifyitems(items):
