@@ -8,7 +8,13 @@ import os
 import subprocess
 import sys
 
-import pytest
+# One thread per test process and per process a test starts (xdist runs one worker per core): a BLAS, OpenMP or numba
+# pool of 2 threads beside a busy second worker spins for its share, and once UMAP has run in a process its idle
+# numba threads slowed torch there 4x (overfit test: 9 s -> 37 s). Set before anything imports numpy.
+for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'NUMBA_NUM_THREADS'):
+    os.environ.setdefault(var, '1')
+
+import pytest  # noqa: E402
 
 
 def pytest_configure(config):

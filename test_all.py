@@ -8,10 +8,7 @@ import re
 import subprocess
 import sys
 
-# One thread per test process (pytest-xdist runs one per core). Numba's own threads matter most: once UMAP has run
-# in a process, its idle threads slowed torch training in that process 4x (overfit test: 9 s -> 37 s).
-os.environ.setdefault('NUMBA_NUM_THREADS', '1')
-import numpy as np
+import numpy as np  # (conftest.py has set one thread per process before this import)
 import pytest
 import torch
 
