@@ -425,6 +425,8 @@ def test_claims_follow_the_metrics():
     hole = lambda ood: fake_run(0.1, [0, .5, .95, .97], [.1, .6, .9, .95], hole=(13.0, 19.0), acc_ood=ood)
     assert claims.c2_acc_tracks_rep([b, slow], 'r2')[2] == 'confirmed'
     assert claims.c2_acc_tracks_rep([b, fake_run(1.0, [0, .3, .6, .9], [.9, .6, .3, 0])], 'r2')[2] != 'confirmed'
+    flat = [fake_run(d, [0, 0, 0, 0], [.1, .3, .5, .7]) for d in (0.1, 1.0)]  # nothing learned: no correlation defined
+    assert claims.c2_acc_tracks_rep(flat, 'r2')[2] == 'not testable (a constant score)'
     assert claims.c3_increment([b, slow], 0.9)[2] == 'confirmed'
     assert claims.c3_increment([b, fast], 0.9)[2] == 'contradicted'
     assert claims.c3_increment([fake_run(0.1, [0, .1], [0, 0]), fake_run(1.0, [0, .2], [0, 0])], 0.9)[2].startswith('not testable')
