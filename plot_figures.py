@@ -273,7 +273,8 @@ def curves(name, groups, param, ylabel, title, fig_dir, dpi):
                     ax.plot(r['id']['step'], y(r), styles[seeds.index(r['seed']) % 4], color=color, lw=0.6, alpha=0.7)
                 at = lambda r: y(r)[[list(r['id']['step']).index(s) for s in common]]
                 ax.plot(common, np.mean([at(r) for r in rs], 0), 'o-', color=color, lw=1.8, ms=3,
-                        label=f"{ylabel} {v:g}: mean of {len(rs)} seed{'s' * (len(rs) > 1)}" + (f" (oracle {oracle:.2f})" if key != 'r2' else ''))
+                        label=f"{ylabel} {v:g}" + (f": mean of {len(rs)} seeds" if len(rs) > 1 else '') +
+                        (f" (oracle {oracle:.2f})" if key != 'r2' else ''))
                 if key == 'r2':
                     floor = [y(r)[0] for r in rs]
                     ax.axhspan(min(floor), max(floor) + 0.004, color=color, alpha=0.15, lw=0)
