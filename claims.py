@@ -89,9 +89,10 @@ def c2_acc_tracks_rep(runs, key):
     """C2: across the (increment, step) cells of Fig. 4, accuracy rises with the representation score `key`."""
     acc = np.concatenate([r['id']['acc'] for r in runs])
     rep = np.concatenate([r['id'][key] for r in runs])
-    if np.ptp(acc) == 0 or np.ptp(rep) == 0:  # a constant score (e.g. nothing learned yet): no correlation to speak of
-        return (f"C2 accuracy tracks {key} across (increment, step) cells", f"{'accuracy' if np.ptp(acc) == 0 else key} "
-                f"is the same in all {len(acc)} cells", 'not testable (a constant score)')
+    flat = 'accuracy' if np.ptp(acc) == 0 else key if np.ptp(rep) == 0 else None
+    if flat:  # a constant score (e.g. nothing learned yet): no correlation to speak of
+        return (f"C2 accuracy tracks {key} across (increment, step) cells", f"{flat} is the same in all {len(acc)} cells",
+                'not testable (a constant score)')
     rho, p = spearmanr(acc, rep)
     return (f"C2 accuracy tracks {key} across (increment, step) cells", f"Spearman rho {rho:.2f} (p {p:.1g}, {len(acc)} cells)",
             verdict(rho >= 0.5 and p < 0.05, rho < 0 and p < 0.05))

@@ -999,10 +999,10 @@ def test_libraries_raise_instead_of_exiting(tmp_path):
 
 def test_presets_jobs_and_done_signatures(tmp_path):
     """presets.py: the cpu preset's 6 runs and cpu-more's other 2 (the C1 run alone gets the dense checkpoints), SEEDS;
-    a DONE written before the
-    presets moved to Python ('--lr=2e-3', the C1 flag appended, only the preset's overrides) still counts as the same
-    settings, while a changed setting, in the preset or as a script's default, does not; the grid preset links a run finished with its settings in out/cpu; an unknown preset or a
-    malformed job is one line naming it."""
+    a DONE written before the presets moved to Python ('--lr=2e-3', the C1 flag appended, only the preset's overrides)
+    still counts as the same settings, while a changed setting, in the preset or as a script's default, does not; the
+    grid preset links a run finished with its settings in out/cpu; an unknown preset, a malformed job, a bad SEEDS or
+    a python without torch is one line naming it."""
     import presets
     p = presets.get('cpu')
     names = [presets.run_name(*r) for r in presets.runs(p)]
