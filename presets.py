@@ -39,7 +39,7 @@ BASE = dict(
 )
 CPU_MODEL = dict(width=8, attn_res='8,4', lr=2e-3, warmup=100, lr_decay='cosine', batch_size=32)
 DDIM_100 = dict(n_samples=500, sampler='ddim', eta=1.0, sample_steps=100)  # agrees with DDPM-1000 (results/NOTES.md)
-# the default without a GPU (~2 h on 2 cores): one imbalanced pair and one hole; `cpu-more` adds the other two
+# the default without a GPU (2 h 6 min on 2 cores, measured): one imbalanced pair and one hole; `cpu-more` adds the other two
 CPU = dict(incs=(0.1, 0.5, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=((0.1, 1.0),), hole_d=0.1, holes=((11, 21),),
            train=dict(CPU_MODEL, steps=16000, ckpt_every=4000, ckpt_at='2000'),
            fig3_train=dict(ckpt_at='500,1000,2000,3000,4000,5000,6000,7000'),  # a phase window of ~1,000 steps
