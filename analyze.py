@@ -18,12 +18,15 @@ Writes {out_dir}/metrics.npz with one row per (checkpoint, split): step, split (
   trust_blank, knn_r2_blank   the same measures on the same labels drawn on a blank canvas (layer4_blank): the
                           conditioning alone at this checkpoint, the floor
   oracle_acc_x, _y        the oracle per axis
+  pacc, pacc_x, pacc_y    position-only accuracy (metrics.locate: where the darkest bump is, whatever its brightness
+                          or contrast), Eq. 1's test; beside Alg. 1 it tells a misplaced bump from a mis-drawn one
+  oracle_pacc             the same on clean renders of the same labels
   acc_core, oracle_core   (ood rows) the same inside the hole's core, more than 1 px from its edge (nan for id rows)
   probe_ood_mae, probe_blank_mae, centre_mae   (ood rows) mean |error| in px of a PCA + ridge probe fitted on the
                           same checkpoint's in-distribution layer 4, applied to the hole's samples and to the blank-canvas
                           control of the same labels, and of guessing the hole's centre
 and per sample (for confidence intervals over evaluation labels): ok_x, ok_y, oracle_ok_x, oracle_ok_y (Eq. 1 per
-axis), single (exactly one bump, not canvas-filling) and core (inside the hole's core);
+axis), pok_x, pok_y (position-only, per axis), single (exactly one bump, not canvas-filling) and core (inside the hole's core);
 and per row the 3D embedding (emb), the labels, the predicted centres and example images for the figures; config.
 """
 import json
@@ -35,7 +38,7 @@ import numpy as np
 from artifacts import load_npz, result_settings, same_data, sample_files, save_npz
 from bumps import render
 from configurator import configure, check, fail
-from metrics import accuracy, demean_channels, embed, order_measures, r_squared, reference_features, representation
+from metrics import accuracy, demean_channels, position_hits, embed, order_measures, r_squared, reference_features, representation
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'      # run folder with samples_*.npz (and ood_*.npz for a hole run)
@@ -45,6 +48,7 @@ umap_dims = 3            # embedding dimension (the paper's 3D)
 seed = 0                 # UMAP random_state of the reported r2 (fixed so that the metrics are reproducible)
 umap_seeds = 3           # UMAP seeds seed, seed+1, ... for umap_r2_sd (1 = skip)
 tolerance = 1.0          # Eq. 1: a coordinate counts as correct when |mu - mu_hat| < tolerance (pixels)
+loc_radius = 2           # the position-only locator's window half-width (pixels; metrics.locate)
 n_pca = 50               # PCA components for the probe and trustworthiness
 trust_k = 10             # neighbours of trustworthiness
 probe_folds = 5          # cross-validation folds of the ridge probe (fixed, shuffled with `seed`)
@@ -82,6 +86,8 @@ def score(path):
     data = sc['data']
     oracle, opred = accuracy(render(labels, data['sigma'], data['size']), labels, tolerance)
     ok, ook = np.abs(pred - labels) < tolerance, np.abs(opred - labels) < tolerance  # (n, 2) per sample and axis
+    pok = position_hits(s['images'], labels, tolerance, loc_radius)[0]
+    opok = position_hits(render(labels, data['sigma'], data['size']), labels, tolerance, loc_radius)[0]
     dm = order_measures(demean_channels(s['layer4'], data['size']), labels, n_pca, trust_k, probe_folds, seed)
     blank = order_measures(demean_channels(s['layer4_blank'], data['size']), labels, n_pca, trust_k, probe_folds, seed)
     ref = order_measures(reference_features(labels, data['sigma'], data['size']), labels, n_pca, trust_k, probe_folds, seed)
@@ -95,10 +101,12 @@ def score(path):
                trust_blank=blank['trust'], knn_r2_blank=blank['knn_r2'],
                oracle_acc_x=ook[:, 0].mean(), oracle_acc_y=ook[:, 1].mean(),
                ok_x=ok[:, 0], ok_y=ok[:, 1], oracle_ok_x=ook[:, 0], oracle_ok_y=ook[:, 1],
+               pacc=pok.all(1).mean(), pacc_x=pok[:, 0].mean(), pacc_y=pok[:, 1].mean(), oracle_pacc=opok.all(1).mean(),
+               pok_x=pok[:, 0], pok_y=pok[:, 1],
                **hole_scores(path, labels, s['layer4'], s['layer4_blank'], data, ok, ook, ood),
                emb=embs[0].astype(np.float32), labels=s['labels'], pred=pred.astype(np.float32),
                examples=s['images'][:n_examples], cfg=sc)
-    print(f"{path}: acc {row['acc']:.3f} (oracle {row['oracle_acc']:.3f}) r2 {row['r2']:.3f} probe_r2 {row['probe_r2']:.3f} "
+    print(f"{path}: acc {row['acc']:.3f} (oracle {row['oracle_acc']:.3f}) position-only {row['pacc']:.3f} r2 {row['r2']:.3f} probe_r2 {row['probe_r2']:.3f} "
           f"trust {row['trust']:.3f} id_dim {row['id_dim']:.2f} [{time.time() - t0:.1f}s]", flush=True)
     return row
 

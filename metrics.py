@@ -161,3 +161,27 @@ def order_measures(X, labels, n_pca, k, folds, seed):
     pred = cross_val_predict(KNeighborsRegressor(kk), Z, labels, cv=KFold(folds, shuffle=True, random_state=seed))
     return dict(trust=float(trustworthiness(labels, Z, n_neighbors=kk)),
                 knn_r2=float(np.mean([r2_score(labels[:, i], pred[:, i]) for i in range(2)])))
+
+
+def locate(img, radius=2):
+    """Position-only locator: where the darkest bump of an image is, whatever its brightness and contrast.
+    Darkness = the image's median (its background) minus the image, clipped at 0; the peak of the 3x3-blurred
+    darkness (cv2.minMaxLoc), then the darkness centroid (cv2.moments) in the (2 radius + 1)^2 window around it.
+    Any map v -> a + b v with b > 0 (a darkened canvas, a faint or a saturated bump) scales the darkness by b and
+    leaves the answer unchanged, which Alg. 1 is not (Otsu on a blank canvas, a canvas-filling blob); works on uint8
+    samples and on float one-step predictions alike. Returns (x, y) in 1-based pixel centres."""
+    img = np.asarray(img, np.float32)
+    dark = np.clip(np.median(img) - img, 0, None)
+    _, _, _, (px, py) = cv2.minMaxLoc(cv2.GaussianBlur(dark, (3, 3), 0))
+    y0, x0 = max(py - radius, 0), max(px - radius, 0)
+    m = cv2.moments(dark[y0:py + radius + 1, x0:px + radius + 1])
+    if m['m00'] <= 0:  # a constant image: nothing to place
+        return ((img.shape[1] + 1) / 2, (img.shape[0] + 1) / 2)
+    return (x0 + m['m10'] / m['m00'] + 1, y0 + m['m01'] / m['m00'] + 1)
+
+
+def position_hits(images, labels, tolerance=1.0, radius=2):
+    """Per sample and axis, whether locate() lands within `tolerance` of the label (Eq. 1's test, position only):
+    (n, 2) bools, and the located centres (n, 2)."""
+    pred = np.array([locate(im, radius) for im in images]).reshape(-1, 2)
+    return np.abs(pred - labels) < tolerance, pred

@@ -64,8 +64,9 @@ def load_runs(sweep_dir):
 SCALARS = ('acc', 'acc_x', 'acc_y', 'oracle_acc', 'oracle_acc_x', 'oracle_acc_y', 'n_none', 'n_one', 'n_many', 'n_fill',
            'r2', 'r2_x', 'r2_y', 'umap_r2_sd', 'probe_r2', 'probe_r2_x', 'probe_r2_y', 'trust', 'id_dim', 'pca_dim',
            'trust_dm', 'knn_r2_dm', 'trust_ref', 'knn_r2_ref', 'trust_blank', 'knn_r2_blank', 'acc_core', 'oracle_core',
-           'probe_ood_mae', 'probe_blank_mae', 'centre_mae')
-BITS = ('ok_x', 'ok_y', 'oracle_ok_x', 'oracle_ok_y', 'single', 'core')  # per-sample booleans, hex of np.packbits in the CSV
+           'probe_ood_mae', 'probe_blank_mae', 'centre_mae', 'pacc', 'pacc_x', 'pacc_y', 'oracle_pacc')
+BITS = ('ok_x', 'ok_y', 'oracle_ok_x', 'oracle_ok_y', 'single', 'core', 'pok_x', 'pok_y')  # per-sample booleans, hex of np.packbits
+# in the CSV; a run scored before analyze.py had a column (the position-only pacc, pok_x/_y) gets nan, or all False for bits
 SETTINGS = ('name', 'dx', 'dy', 'sigma', 'hole', 'seed', 'size', 'steps', 'train')
 
 
@@ -79,8 +80,8 @@ def write_metrics_csv(path, runs):
             for i in range(len(m['step']) if m is not None else 0):
                 row = {k: (json.dumps(r[k], sort_keys=True) if k in ('hole', 'train') else r[k]) for k in SETTINGS}
                 row.update(split=split, step=int(m['step'][i]), n_samples=len(m['ok_x'][i]))
-                row.update({k: float(m[k][i]) for k in SCALARS})
-                row.update({k: np.packbits(m[k][i]).tobytes().hex() for k in BITS})
+                row.update({k: float(m[k][i]) if k in m else np.nan for k in SCALARS})
+                row.update({k: np.packbits(m[k][i]).tobytes().hex() if k in m else '' for k in BITS})
                 rows.append(row)
     os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     with open(path + '.tmp', 'w', newline='') as f:
@@ -102,9 +103,10 @@ def read_metrics_csv(path):
             m = r.setdefault(row['split'], {k: [] for k in ('step',) + SCALARS + BITS})
             m['step'].append(int(row['step']))
             for k in SCALARS:
-                m[k].append(float(row[k]))
+                m[k].append(float(row.get(k) or 'nan'))
             for k in BITS:
-                m[k].append(np.unpackbits(np.frombuffer(bytes.fromhex(row[k]), np.uint8))[:int(row['n_samples'])].astype(bool))
+                m[k].append(np.unpackbits(np.frombuffer(bytes.fromhex(row.get(k) or ''), np.uint8), count=int(row['n_samples'])).astype(bool)
+                            if row.get(k) else np.zeros(int(row['n_samples']), bool))
     for r in runs.values():
         r['hole'] = tuple(r['hole']) if r['hole'] else None
         for split in ('id', 'ood'):

@@ -32,6 +32,8 @@ BASE = dict(
     fig3_d=1.0,         # Fig. 3 and claim C1 use the d = fig3_d, sigma = 1 run ...
     fig3_train={},      # ... which gets these extra train.py settings (dense checkpoints)
     train={}, sample={}, analyze={},  # settings of train.py, sample.py, analyze.py (the rest: their defaults)
+    probe=None,         # settings of probe.py (one-step probes of every checkpoint; None = no probe stage)
+    study=False,        # draw the where-before-how study too (study.py: results/<results>/claims.md leads with prereg2)
     gpu=0,              # GPUs per run (a SLURM task's gres)
     cpus=1,             # CPUs per run (a SLURM task's cpus-per-task)
     run_threads=1,      # torch threads per run on a CPU (0 = all cores: a one-run preset)
@@ -44,12 +46,23 @@ CPU = dict(incs=(0.1, 0.5, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=((0
            train=dict(CPU_MODEL, steps=16000, ckpt_every=4000, ckpt_at='2000'),
            fig3_train=dict(ckpt_at='500,1000,2000,3000,4000,5000,6000,7000'),  # a phase window of ~1,000 steps
            sample=DDIM_100)
+# The where-before-how study (issue 29; prereg2.py): the cpu model, probes every 500 steps, samples on a fixed grid.
+# v2's confirmatory seeds are >= 3 (SEEDS=3,4 bash run_all.sh study); seeds 0-2 are its exploratory phase.
+STUDY_SAMPLES = '0,500,1000,2000,3000,4000,5000,6000,7000,8000,12000,16000'
+STUDY = dict(incs=(0.1, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=(), holes=(), hole_d=0.1, fig3_d=1.0,
+             train=dict(CPU_MODEL, steps=16000, ckpt_every=500), sample=dict(DDIM_100, ckpts=STUDY_SAMPLES),
+             probe=dict(), study=True)
 PRESETS = {
     # smoke sweep (what the tests run): every figure and claim from toy runs, a few minutes on 2 cores
     'tiny': dict(incs=(2.0, 4.0), sigmas=(0.5, 1.0), sigma_incs=(4.0,), imbal=((2.0, 4.0),), hole_d=2.0,
                  holes=((11, 21),), fig3_d=4.0,
                  train=dict(width=8, attn_res='4', pe_dim=16, steps=30, ckpt_every=10, batch_size=16, log_every=5),
                  sample=dict(n_samples=40, sample_steps=5), analyze=dict(umap_seeds=1)),
+    # the study's pipeline on toy runs (what the tests run): probes, study.py's claims (no verdict: one seed) and figures
+    'study-tiny': dict(incs=(1.0,), sigmas=(0.5, 1.0), sigma_incs=(1.0,), seeds=(3,), study=True,
+                       train=dict(width=8, attn_res='4', pe_dim=16, steps=30, ckpt_every=10, batch_size=16, log_every=5),
+                       sample=dict(n_samples=40, sample_steps=5), analyze=dict(umap_seeds=1),
+                       probe=dict(n_probe=40, probe_ts='0,300', dec_ts='300')),
     # one CPU run (d = 1) through phases A -> B -> C: Fig. 3 and claim C1; every core serves it
     'quick': dict(incs=(1.0,), train=dict(CPU_MODEL, steps=12000, ckpt_every=2000, ckpt_at='500,1000,3000,5000,7000'),
                   sample=DDIM_100, cpus=2, run_threads=0),
@@ -62,6 +75,14 @@ PRESETS = {
     # more of the paper's grid at CPU scale (Figs. 4 and 8), one seed: 11 runs, sigma = 1 shared between the figures;
     # the 4 it shares with `cpu` (d = 0.1, 0.5, 1 and sigma = 0.5 at d = 1) are linked from out/cpu when finished there
     'grid': dict(CPU, incs=(0.1, 0.25, 0.5, 0.75, 1.0), sigmas=(0.3, 0.5, 0.7, 1.0), sigma_incs=(0.1, 1.0), imbal=(), holes=()),
+    # the where-before-how study (prereg2.py): d = 1, d = 0.1 and sigma = 0.5 at d = 1, probes every 500 steps; one
+    # command per seed or two (SEEDS=3,4 bash run_all.sh study); seeds >= 3 are confirmatory
+    'study': dict(STUDY, seeds=(3,)),
+    # the study's two smaller arms, the imbalanced pair (C4) and the hole (C6), on v1's statistics (seeds 3-5); join results/study
+    'study-more': dict(STUDY, incs=(), sigmas=(), sigma_incs=(), imbal=((0.1, 1.0),), holes=((11, 21),), seeds=(3,), results='study'),
+    # the study's exploratory phase: its d = 1 run on seeds 0-2 (seen before v2 was committed; never confirmatory)
+    'study-explore': dict(STUDY, incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(0, 1, 2),
+                          train=dict(STUDY['train'], ckpt_every=250)),  # probes every 250 steps
     # the paper's model (train.py's defaults), schedule and sweep: 123 runs of 320,000 steps, for GPUs
     'paper': dict(incs=tuple(round(0.1 * i, 1) for i in range(1, 11)), sigmas=tuple(round(0.1 * i, 1) for i in range(1, 11)),
                   sigma_incs=(0.1, 0.5, 1.0), imbal=((0.1, 1.0), (0.1, 0.5)), hole_d=0.1, holes=((13, 19), (11, 21)),
@@ -106,7 +127,8 @@ def stage_settings(p, dx=None, dy=None, sigma=1.0, hole=None):
     """{stage: {setting: value}} of one run (the overrides only; the scripts' defaults fill in the rest)."""
     train = dict(p['train'], **(p['fig3_train'] if dx == dy == p['fig3_d'] and sigma == 1.0 and hole is None else {}))
     data = dict(size=p['size'], dx=dx, dy=dy, sigma=sigma, **(dict(hole_lo=hole[0], hole_hi=hole[1]) if hole else {}))
-    return dict(make_data=data, train=train, sample=dict(p['sample']), analyze=dict(p['analyze']))
+    return dict(make_data=data, train=train, sample=dict(p['sample']), analyze=dict(p['analyze']),
+                probe=None if p['probe'] is None else dict(p['probe']))
 
 
 def full_settings(p):
@@ -140,7 +162,7 @@ def signature(p, dx, dy, sigma, hole, seed):
     h = f"{hole[0]},{hole[1]}" if hole else '-'
     return (f"size={p['size']} dx={dx} dy={dy} sigma={sigma} hole={h} seed={seed} " +
             ' '.join(f"{s}: {' '.join(shlex.quote(f) for f in flags(result_values(s, st[s])))}"
-                     for s in ('train', 'sample', 'analyze')))
+                     for s in ('train', 'sample', 'analyze', 'probe') if st[s] is not None))
 
 
 def parse_signature(text):
@@ -150,7 +172,8 @@ def parse_signature(text):
     head, rest = text.strip().split(' train: ', 1)
     train, rest = rest.split(' sample: ', 1)
     sample, analyze = (rest + ' ').split(' analyze: ', 1)
-    out = dict(head=head)
+    analyze, probe = (analyze.split(' probe: ', 1) + [None])[:2]  # a run without a probe stage has no ' probe: '
+    out = dict(head=head, probe=None if probe is None else result_values('probe', parse_overrides(shlex.split(probe), defaults('probe'))))
     for stage, text in (('train', train), ('sample', sample), ('analyze', analyze)):
         out[stage] = result_values(stage, parse_overrides(shlex.split(text), defaults(stage)))
     return out
@@ -222,7 +245,7 @@ def write(path, text):
 
 def shell(p):
     """The preset's resources and figure settings as shell assignments (run_all.sh evals them)."""
-    return (f"GPU={p['gpu']} CPUS={p['cpus']} RUN_THREADS={p['run_threads']} RESULTS={shlex.quote(p['results'])} "
+    return (f"GPU={p['gpu']} CPUS={p['cpus']} RUN_THREADS={p['run_threads']} RESULTS={shlex.quote(p['results'])} STUDY={int(p['study'])} "
             f"FIG3_D={p['fig3_d']} SIGMA_INCS={shlex.quote(','.join(map(str, p['sigma_incs'])))}")
 
 
@@ -243,12 +266,12 @@ def main(argv):
     elif cmd == 'run':  # one run: its stage flags as bash arrays, its signature, whether it is already done
         p, d, dx, dy, sigma, hole, seed = parse_run(argv[1:])
         st, sig = stage_settings(p, dx, dy, sigma, hole), signature(p, dx, dy, sigma, hole, seed)
-        for stage in ('make_data', 'train', 'sample', 'analyze'):
-            print(bash_array(stage.upper(), flags(st[stage])))
+        for stage in ('make_data', 'train', 'sample', 'analyze', 'probe'):
+            print(bash_array(stage.upper(), flags(st[stage] or {})))
         done = is_done(d, sig)
         if done and not os.path.islink(d) and open(os.path.join(d, 'DONE')).read().strip() != sig:
             write(os.path.join(d, 'DONE'), sig + '\n')  # an older DONE (the preset's settings only), now in full
-        print(f"{shell(p)} SEED={seed} SIG={shlex.quote(sig)} DONE_SAME={int(done)} "
+        print(f"{shell(p)} SEED={seed} SIG={shlex.quote(sig)} DONE_SAME={int(done)} DO_PROBE={int(st['probe'] is not None)} "
               f"REUSE={shlex.quote(reusable(d, sig))}")
     elif cmd == 'sbatch':
         p, out = get(argv[1]), argv[2]
@@ -263,7 +286,7 @@ def main(argv):
         for r in runs(p):
             print('  ' + run_name(*r))
         for stage, s in stage_settings(p).items():
-            if stage != 'make_data':
+            if stage != 'make_data' and s is not None:
                 print(f"{stage}: {' '.join(flags(s))}")
     else:
         raise SettingError(f"bad command {' '.join(argv)!r}: allowed are shell, jobs, run, sbatch or a preset "

@@ -18,7 +18,7 @@ PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
 
 if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt)
   shift; settings=$($PY presets.py run "$@") || exit 2
-  eval "$settings"; dir=$2  # flag arrays MAKE_DATA TRAIN SAMPLE ANALYZE, the preset's GPU RUN_THREADS, SEED, SIG, DONE_SAME, REUSE
+  eval "$settings"; dir=$2  # flag arrays MAKE_DATA TRAIN SAMPLE ANALYZE PROBE, the preset's GPU RUN_THREADS, SEED, SIG, DONE_SAME, DO_PROBE, REUSE
   finished() {  # one line per finished run, with the sweep's progress when run_all.sh started this job
     [ -n "${SWEEP_LOG:-}" ] || { echo "$1"; return; }
     echo "$2" >> "$SWEEP_LOG"
@@ -56,7 +56,7 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
   }
   if stage make_data "$PY" make_data.py --out_dir="$dir" "${MAKE_DATA[@]}" &&
      stage train "$PY" train.py --out_dir="$dir" --seed="$SEED" "${TRAIN[@]}" "$TH" &&
-     evaluate; then
+     evaluate && { [ "$DO_PROBE" = 0 ] || stage probe "$PY" probe.py --out_dir="$dir" "${PROBE[@]}" "$TH"; }; then
     echo "$SIG" > "$dir/DONE.tmp" && mv "$dir/DONE.tmp" "$dir/DONE"
     finished "done  $dir ($((SECONDS - t0)) s)" ran
   else
@@ -82,9 +82,11 @@ OUT=$ROOT/out/$PRESET
 mkdir -p "$OUT"
 N=$($PY presets.py jobs "$PRESET" "$OUT")  # OUT/jobs.txt: one line per run (presets.py)
 
+CLAIMS=$([ "$STUDY" = 1 ] && echo claims_v1.md || echo claims.md)  # a study's claims.md is study.py's (prereg2)
 draw() {  # figures and claims from every finished run (plot_figures prints the claims' verdicts)
-  "$PY" plot_figures.py --sweep_dir="$OUT" --fig_dir="$ROOT/figures/$PRESET" --claims="$ROOT/results/$RESULTS/claims.md" \
+  "$PY" plot_figures.py --sweep_dir="$OUT" --fig_dir="$ROOT/figures/$PRESET" --claims="$ROOT/results/$RESULTS/$CLAIMS" \
     --fig3_d="$FIG3_D" --sigma_incs="$SIGMA_INCS"
+  if [ "$STUDY" = 1 ]; then "$PY" study.py --sweep_dir="$OUT" --fig_dir="$ROOT/figures/$PRESET" --results="$ROOT/results/$RESULTS"; fi
   echo "figures in $ROOT/figures/$PRESET, claims and metrics.csv in $ROOT/results/$RESULTS"
 }
 

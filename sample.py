@@ -13,6 +13,11 @@ The labels are the same for every checkpoint of a run (drawn once with `seed` fr
 For a dataset with a hole it also writes ood_{step}.npz for n labels drawn from the centres inside the hole.
 A checkpoint whose samples already exist with the same settings is skipped.
 
+The intervention (hybrid sampling, study.py scores it): which noise band does late training fix? The early
+checkpoint answers the calls with t in [band_lo, band_hi], the sampled one the rest, on the same labels and noise:
+    python sample.py --out_dir=out/study/RUN --ckpts=16000 --early_step=4000 --band_lo=700 --band_hi=999 ...
+writes hybrid_0016000_0004000_700-999.npz (the keys of a samples file).
+
 Whether a fast sampler agrees with the paper's DDPM-1000 is measured like any result: sample a checkpoint both ways
 on the same labels and noise seed (the defaults give DDPM-1000) and compare the accuracies analyze.py prints:
     mkdir out/ref && cp out/quick/dx1.0_dy1.0_sigma1.0_seed0/{data.npz,ckpt_0012000.pt} out/ref/
@@ -49,7 +54,30 @@ threads = 0              # torch CPU threads (0 = default)
 tf32 = False             # CUDA: TF32 matmuls and convolutions
 compile = 'none'         # torch.compile the network call: 'none', 'default' or 'reduce-overhead' (CUDA graphs)
 prune_ckpts = False      # delete a checkpoint's weights once its samples are written, except the latest (disk)
+# the intervention (hybrid sampling): the checkpoint at early_step makes the network calls with t in [band_lo, band_hi],
+# the sampled checkpoint all others; writes hybrid_{step}_{early_step}_{band_lo}-{band_hi}.npz instead of samples_*.npz
+early_step = -1          # step of the early checkpoint (-1 = off: plain sampling)
+band_lo = 0              # lowest timestep of the band (0-based)
+band_hi = 299            # highest timestep of the band
 # -----------------------------------------------------------------------------
+class Hybrid(torch.nn.Module):
+    """The intervention's network: `early` answers the calls whose timestep lies in [lo, hi], `late` all others
+    (a sampler call has one t for the whole batch)."""
+    def __init__(self, late, early, lo, hi):
+        super().__init__()
+        self.late, self.early, self.lo, self.hi = late, early, lo, hi
+
+    def forward(self, x, t, mu, return_features=False):
+        net = self.early if self.lo <= int(t[0]) <= self.hi else self.late
+        return net(x, t, mu, return_features=return_features)
+
+
+def load_model(ck, device):
+    model = UNet(**ck['model_args']).to(device)
+    model.load_state_dict(ck['ema'] if use_ema and 'ema' in ck else ck['model'])
+    return model.to(memory_format=torch.channels_last).eval()
+
+
 def validate(c, T):
     for key in ('n_samples', 'sample_steps', 'batch'):
         check(type(c[key]) is int and c[key] > 0, key, c[key], 'a positive integer')
@@ -59,6 +87,9 @@ def validate(c, T):
     check(c['eta'] >= 0, 'eta', c['eta'], 'a number >= 0')
     check(type(c['threads']) is int and c['threads'] >= 0, 'threads', c['threads'], 'an integer >= 0 (0 = default)')
     check(c['compile'] in ('none', 'default', 'reduce-overhead'), 'compile', c['compile'], "'none', 'default' or 'reduce-overhead'")
+    check(type(c['early_step']) is int and c['early_step'] >= -1, 'early_step', c['early_step'], 'a checkpoint step, or -1 (off)')
+    check(type(c['band_lo']) is int and type(c['band_hi']) is int and 0 <= c['band_lo'] <= c['band_hi'] < T, 'band_hi',
+          (c['band_lo'], c['band_hi']), f'integers 0 <= band_lo <= band_hi < T={T}')
     ts = Diffusion(T).timesteps(c['sample_steps'])
     check(c['rep_step'] in ts, 'rep_step', c['rep_step'], f"one of the sampler's timesteps, e.g. {ts[-3:]}")
 
@@ -75,6 +106,7 @@ if __name__ == '__main__':
     wanted = sorted(found) if not str(ckpts).strip() else [int(s) for s in str(ckpts).split(',') if s.strip()]
     missing = [s for s in wanted if s not in found]
     check(not missing, 'ckpts', ckpts, f"steps among the checkpoints {sorted(found)}")
+    check(early_step == -1 or early_step in found, 'early_step', early_step, f"-1 or a step among the checkpoints {sorted(found)}")
     device = pick_device(device)
     if threads:
         torch.set_num_threads(threads)
@@ -88,7 +120,8 @@ if __name__ == '__main__':
     outs = [('samples', id_labels)] + ([('ood', ood_labels)] if ood_labels is not None else [])
     todo = []
     for step in wanted:
-        paths = {name: os.path.join(out_dir, f'{name}_{step:07d}.npz') for name, _ in outs}
+        paths = {name: os.path.join(out_dir, f'{name}_{step:07d}.npz' if early_step < 0 else
+                                    f'hybrid{"_ood" if name == "ood" else ""}_{step:07d}_{early_step:07d}_{band_lo}-{band_hi}.npz') for name, _ in outs}
         if all(os.path.exists(p) for p in paths.values()):
             old = load_npz(paths['samples'], 'sample.py')['config']
             if result_settings(old['sample']) == result_settings(config) and same_data(old['data'], data['config']):
@@ -102,9 +135,9 @@ if __name__ == '__main__':
         ck = load_pt(found[step], 'train.py')
         if not same_data(ck['data_config'], data['config']):
             fail(f"{found[step]} was trained on another dataset than {out_dir}/data.npz: rerun train.py")
-        model = UNet(**ck['model_args']).to(device)
-        model.load_state_dict(ck['ema'] if use_ema and 'ema' in ck else ck['model'])
-        model = model.to(memory_format=torch.channels_last).eval()
+        model = load_model(ck, device)
+        if early_step >= 0:
+            model = Hybrid(model, load_model(load_pt(found[early_step], 'train.py'), device), band_lo, band_hi)
         if compile != 'none':
             model = torch.compile(model, mode=None if compile == 'default' else compile)
         diffusion = Diffusion(**ck['diffusion_args']).to(device)

@@ -229,6 +229,8 @@ BAD_SETTINGS = [
     ('sample.py', '--rep_step=5 --sample_steps=50', 'rep_step'), ('sample.py', '--ckpts=7', 'ckpts'),
     ('analyze.py', '--tolerance=0', 'tolerance'), ('plot_figures.py', '--acc_threshold=2', 'acc_threshold'), ('train.py', '--width=10', 'width'),
     ('train.py', '--ckpt_at=0,500', 'ckpt_at'),
+    ('probe.py', '--probe_ts=1000', 'probe_ts'), ('probe.py', '--dec_ts=7', 'dec_ts'), ('probe.py', '--folds=1', 'folds'),
+    ('sample.py', '--early_step=5', 'early_step'), ('sample.py', '--band_lo=300 --band_hi=100', 'band_hi'),
 ]
 
 
@@ -1073,3 +1075,213 @@ def test_fig7b_overlap_matches_the_closed_form_and_has_the_cusps():
         for d in np.round(np.arange(0.1, 1.01, 0.1), 2):
             assert abs(bumps.overlap(d, sigma) - np.exp(-d ** 2 / (16 * sigma ** 2))) < 0.005, (sigma, d)
     assert bumps.overlap(0.5, 0.2) > bumps.overlap(0.45, 0.2) + 0.1 and bumps.overlap(1.0, 0.2) == 0.0
+
+
+# ----------------------------------------------------------------------------- v2: where before how (prereg2.py)
+
+def test_position_locator_validation():
+    """metrics.locate equals the oracle on clean renders (every d = 1 grid centre, border included, where Alg. 1
+    scores ~0.88) and ignores brightness and contrast: a faint bump, a darkened canvas, a bump on a canvas-filling
+    blob and float [-1, 1] images give the same centres, where Alg. 1 misses the blob case entirely."""
+    from metrics import locate, position_hits
+    labels = bumps.grid_labels(1.0, 1.0, 32)
+    for sigma in (0.5, 1.0):
+        img = render(labels, sigma, 32)
+        ok, pred = position_hits(img, labels)
+        assert ok.all() and np.abs(pred - labels).max() < 0.75
+        f = img.astype(np.float32)
+        for variant in (255 - 0.2 * (255 - f), 0.4 * f, 60 + 0.1 * f, f / 127.5 - 1):
+            assert np.abs(position_hits(variant, labels)[1] - pred).max() < 1e-4
+    assert accuracy(render(labels, 1.0, 32), labels)[0]['acc'] < 0.9  # Alg. 1's own ceiling on the same grid
+    # a bump on a dark blob that fills the canvas (the failure seen at 5,000-6,000 steps): Alg. 1 sees one contour
+    yy, xx = np.mgrid[1:33, 1:33]
+    inner = grid_labels(1.0, 4, 28)[::7]
+    blob = [np.clip(255 * (1 - 0.45 * np.exp(-((xx - 16) ** 2 + (yy - 16) ** 2) / (4 * 12 ** 2)))
+                    - 120 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 4), 0, 255).astype(np.uint8) for x, y in inner]
+    assert position_hits(np.array(blob), inner)[0].all(1).mean() == 1.0
+    assert accuracy(np.array(blob), inner)[0]['acc'] < 0.5
+    # pixel noise of a sample: still placed
+    noisy = np.clip(render(inner, 1.0, 32) + np.random.default_rng(0).normal(0, 15, (len(inner), 32, 32)), 0, 255)
+    assert position_hits(noisy, inner)[0].all(1).mean() >= 0.95
+    assert locate(np.full((32, 32), 200.0)) == (16.5, 16.5)  # nothing to place: the centre
+
+
+class StubNet(torch.nn.Module):
+    """A network whose one-step prediction x0_hat is a chosen image: the clean render at the label ('label'), the
+    input's own clean image ('image'), or a blank canvas ('blank'); layer 4 holds the label's render pooled to 16x16
+    ('map') or noise ('noise'). eps = (x_t - sqrt(abar) x0) / sqrt(1 - abar) gives exactly that x0_hat."""
+    def __init__(self, x0_of, l4, x0_clean, abar):
+        super().__init__()
+        self.x0_of, self.l4, self.x0_clean, self.abar = x0_of, l4, x0_clean, abar
+
+    def forward(self, x, t, mu, return_features=False):
+        lab = torch.from_numpy(render(mu.numpy().astype(np.float64), 1.0, 32).astype(np.float32) / 127.5 - 1)[:, None]
+        x0 = {'label': lab, 'image': self.x0_clean, 'blank': torch.ones_like(x)}[self.x0_of]
+        a = self.abar[t].float()[:, None, None, None]
+        eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
+        pooled = lab.reshape(len(x), 1, 16, 2, 16, 2).mean((3, 5))
+        l4 = pooled.repeat(1, 4, 1, 1) if self.l4 == 'map' else torch.from_numpy(
+            np.random.default_rng(int(t[0])).normal(size=(len(x), 4, 16, 16)).astype(np.float32))
+        return (eps, {'layer4': l4}) if return_features else eps
+
+
+def _stub_probe(x0_of, l4, n=256):
+    import probe
+    rng = np.random.default_rng(0)
+    grid = bumps.grid_labels(1.0, 1.0, 32)
+    p, q, r = (grid[rng.choice(len(grid), n, replace=False)].astype(np.float32) for _ in range(3))
+    x0 = torch.from_numpy(render(p.astype(np.float64), 1.0, 32).astype(np.float32) / 127.5 - 1)[:, None]
+    diffusion = Diffusion(1000)
+    ts = [0, 300, 900]
+    noise = torch.randn((len(ts),) + tuple(x0.shape), generator=torch.Generator().manual_seed(0))
+    c = dict(tolerance=1.0, loc_radius=2, folds=5, seed=0, n_examples=2, dec_ts=[300])
+    with torch.no_grad():
+        return probe.probe(StubNet(x0_of, l4, x0, diffusion.abar), diffusion, x0, p, q, r, ts, noise, c)
+
+
+def test_probes_read_synthetic_references():
+    """The one-step probes on networks with a known answer: one that draws the label scores 1 against the label
+    and chance against the image and an unrelated label; one that copies its input the reverse; a blank prediction
+    hits nothing; the label's map in layer 4 decodes the label (and adds to a blank x0_hat), noise decodes nothing."""
+    knows = _stub_probe('label', 'map')
+    assert (knows['acc_q'] == 1).all() and (knows['acc_p'] < 0.1).all() and (knows['acc_r'] < 0.1).all()
+    assert knows['dec_q_l4'][1] > 0.9 and knows['dec_q_x0'][1] > 0.9 and knows['dec_r_l4'][1] < 0.1
+    assert np.isnan(knows['dec_q_l4'][0]) and np.isnan(knows['dec_q_l4'][2])  # decoders only at dec_ts
+    assert abs(knows['dec_q_l4_gain'][1]) < 0.05  # x0_hat already holds it: layer 4 adds nothing
+    copies = _stub_probe('image', 'noise')
+    assert (copies['acc_p'] == 1).all() and (copies['acc_q'] < 0.1).all() and (copies['acc_a'] == 1).all()
+    assert copies['dec_q_l4'][1] < 0.1 and copies['dec_p_x0'][1] > 0.9
+    blank = _stub_probe('blank', 'map')
+    assert (blank['acc_q'] < 0.1).all() and blank['dec_q_l4_gain'][1] > 0.8  # layer 4 holds what x0_hat lacks
+
+
+def _study_run(seed, k_step, s_step, d=1.0, sigma=1.0, auc_shift=0.0, steps=(0, 500, 1000, 2000, 3000, 4000, 5000, 6000, 8000)):
+    """A study run: one-step accuracy (t = 300) reaches 1 at k_step, the sampler at s_step (None: never); the
+    position-only accuracy tracks Alg. 1; phases by behaviour follow from the accuracy (failed canvases before)."""
+    steps = np.array(steps)
+    acc = np.clip(np.where(steps >= (s_step or 1e9), 1.0, 0.2 + auc_shift), 0, 1)
+    acc[0] = 0.0
+    n = 100
+    ok = np.zeros((len(steps), n), bool)
+    for i, a in enumerate(acc):
+        ok[i, :int(round(a * n))] = True
+    single = ok | (steps[:, None] >= (s_step or 1e9) / 2)
+    m = dict(step=steps, acc=acc, oracle_acc=np.ones(len(steps)), pacc=acc, oracle_pacc=np.ones(len(steps)), single=single,
+             ok_x=ok, ok_y=ok, oracle_ok_x=np.ones_like(ok), oracle_ok_y=np.ones_like(ok), pok_x=ok, pok_y=ok,
+             acc_x=acc, acc_y=acc, oracle_acc_x=np.ones(len(steps)), oracle_acc_y=np.ones(len(steps)))
+    ps = np.arange(0, steps[-1] + 1, 500)
+    ts = np.array([0, 300, 900])
+    acc_q = np.zeros((len(ps), 3))
+    acc_q[:, 1] = np.where(ps >= (k_step or 1e9), 1.0, 0.05)
+    probe = dict(step=ps, ts=ts, acc_q=acc_q, oracle_q=np.ones(len(ps)), dec_q_l4_gain=np.zeros((len(ps), 3)))
+    return dict(name=f'd{d}_s{sigma}_seed{seed}', dx=d, dy=d, sigma=sigma, hole=None, seed=seed, id=m, probe=probe)
+
+
+def test_prereg2_onsets_are_interval_censored():
+    import prereg2
+    assert prereg2.first_reached([0, 500, 1000, 2000], [True, False, False, True]) == (1000.0, 2000.0)  # step 0 never counts
+    assert prereg2.first_reached([0, 500, 1000], [False, False, False]) == (1000.0, np.inf)
+    assert prereg2.lag((1500, 2000), (3000, 4000)) == (1000, 2500, 1)          # S after K for sure
+    assert prereg2.lag((3000, 3500), (1000, 2000))[2] == -1                     # before for sure
+    assert prereg2.lag((1500, 2000), (1000, 2000))[2] == 0                      # overlapping: undetermined
+    assert prereg2.lag((1500, 2000), (8000, np.inf))[2] == 1                    # never draws right: after
+    assert prereg2.lag((8000, np.inf), (1000, 2000))[2] == -1                   # never knows where but draws right
+    r = _study_run(3, 2000, 5000)
+    o = prereg2.onsets([r])[0]
+    assert o['K'] == (1500.0, 2000.0) and o['S'] == (4000.0, 5000.0) and o['lag'][2] == 1 and o['stays']
+
+
+def test_prereg2_primary_verdicts_and_sequential_plan():
+    """Built to show where-before-how, the primary endpoint confirms it at the interim (8 of 8 seeds, p 0.0039 <
+    0.01); built to show the opposite, it says so; 7 of 8 is not enough at the interim (p 0.035) and asks for the
+    final; at 16 seeds 12 positive confirms (p 0.038 < 0.04), 11 does not; fewer than 8 seeds give no verdict; the
+    exploratory seeds 0-2 never count."""
+    import prereg2
+    where = [_study_run(s, 2000, 6000) for s in range(3, 11)]
+    how = [_study_run(s, 6000, 2000) for s in range(3, 11)]
+    explore = [_study_run(s, 6000, 2000) for s in range(0, 3)]
+    assert prereg2.primary(where)[2].startswith('confirmed')
+    assert prereg2.primary(explore + where)[2].startswith('confirmed')  # 0-2 dropped by all_claims and stage()
+    assert prereg2.primary(how)[2].startswith('the opposite')
+    mixed = where[:7] + [_study_run(10, 2000, 2000)]  # one seed undetermined
+    assert prereg2.primary(mixed)[2].startswith('inconclusive: continue')
+    assert prereg2.primary(where[:7])[2].startswith('incomplete')
+    final = lambda k: [_study_run(s, 2000, 6000) for s in range(3, 3 + k)] + [_study_run(s, 2000, 2000) for s in range(3 + k, 19)]
+    assert prereg2.primary(final(12))[2].startswith('confirmed') and prereg2.primary(final(11))[2] == 'inconclusive'
+    assert prereg2.stage(range(0, 30))[2] == list(range(3, 19))  # the first 16 confirmatory seeds, no more
+    rows = prereg2.all_claims({(1.0, 1.0): explore + where})
+    assert rows[0][3].startswith('confirmed') and 'seeds 3,4,5,6,7,8,9,10 (interim' in rows[0][2]
+    assert rows[2][3] == 'confirmed'  # C2: no seed draws right before it knows where
+    assert prereg2.all_claims({(1.0, 1.0): how})[2][3].startswith('not confirmed')
+
+
+def test_prereg2_tost_four_verdicts():
+    """C3 and C5, paired by seed: a clear gain confirms, a clear loss is the opposite direction, a null with tight
+    seeds is equivalent within the margin, a noisy null inconclusive; C5 (the paper claims no sigma effect) is
+    confirmed by the equivalence and contradicted by a clear effect."""
+    import prereg2
+    base = [_study_run(s, 2000, 6000) for s in range(3, 11)]
+    faster = [_study_run(s, 1000, 2000, d=0.1) for s in range(3, 11)]
+    slower = [_study_run(s, 2000, 8000, d=0.1, auc_shift=-0.2) for s in range(3, 11)]
+    same = [_study_run(s, 2000, 6000, d=0.1, auc_shift=0.01 * (s % 2)) for s in range(3, 11)]
+    noisy = [faster[i] if s % 2 else slower[i] for i, s in enumerate(range(3, 11))]  # seeds disagree: +0.3 and -0.3
+    v = lambda a, b, **kw: prereg2.paired(a, b, 'C', 'x', **kw)[3]
+    assert v(faster, base).startswith('confirmed') and v(slower, base).startswith('the opposite')
+    assert v(same, base).startswith('equivalent') and v(noisy, base) == 'inconclusive'
+    assert v(same, base, paper_equivalence=True).startswith('confirmed') and v(faster, base, paper_equivalence=True).startswith('contradicted')
+    assert v(faster[:5], base).startswith('incomplete')
+    assert '98%' in prereg2.paired(faster, base, 'C', 'x')[1]  # the interim spends alpha 0.01 per side
+
+
+@pytest.mark.long(order=3)
+def test_study_tiny_pipeline(tmp_path):
+    """`bash run_all.sh study-tiny`: two toy runs with the probe stage, then plot_figures.py (v1's claims beside) and
+    study.py: probes.csv (run x checkpoint x t), claims.md led by v2 (one seed: no verdict), the onsets and per-run
+    figures. The untrained network (step 0) sits at the probes' floor: its one-step prediction follows the image at
+    t = 0 (x_t is the image there, for any network) and never the label."""
+    import csv
+    env = {**os.environ, 'ROOT': str(tmp_path), 'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1'}
+    p = subprocess.run(['bash', os.path.join(HERE, 'run_all.sh'), 'study-tiny'], capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    res = tmp_path / 'results' / 'study-tiny'
+    claims_md = (res / 'claims.md').read_text()
+    assert claims_md.startswith('# Where before how') and '| Primary: where before how (d = 1) |' in claims_md
+    assert 'incomplete' in claims_md and (res / 'claims_v1.md').exists() and 'v2 (prereg2.py) verdicts' in p.stdout
+    rows = list(csv.DictReader(open(res / 'probes.csv')))
+    assert sorted({(r['name'], int(r['step']), int(r['t'])) for r in rows}) == sorted(
+        (n, s, t) for n in ('dx1.0_dy1.0_sigma0.5_seed3', 'dx1.0_dy1.0_sigma1.0_seed3') for s in (0, 10, 20, 30) for t in (0, 300))
+    untrained = {int(r['t']): r for r in rows if r['step'] == '0' and 'sigma1.0' in r['name']}
+    assert float(untrained[0]['acc_p']) == 1.0 and float(untrained[0]['acc_q']) < 0.1 and float(untrained[300]['acc_q']) < 0.1
+    figs = tmp_path / 'figures' / 'study-tiny'
+    assert (figs / 'onsets.png').stat().st_size > 1000 and (figs / 'where_dx1.0_dy1.0_sigma1.0_seed3.png').stat().st_size > 1000
+    m = list(csv.DictReader(open(res / 'metrics.csv')))
+    assert all(0 <= float(r['pacc']) <= 1 and float(r['oracle_pacc']) == 1.0 for r in m)  # position-only beside Alg. 1
+    # the intervention: the step-10 checkpoint for t in [0, 299], the final one elsewhere, scored by study.py
+    run_dir = tmp_path / 'out' / 'study-tiny' / 'dx1.0_dy1.0_sigma1.0_seed3'
+    run('sample.py', f'--out_dir={run_dir}', '--n_samples=40', '--sample_steps=5', '--ckpts=30', '--early_step=10', '--band_hi=299')
+    assert (run_dir / 'hybrid_0000030_0000010_0-299.npz').exists() and not (run_dir / 'samples_0000030.npz.tmp.npz').exists()
+    p = run('study.py', f"--sweep_dir={tmp_path / 'out' / 'study-tiny'}", f"--fig_dir={figs}", f"--results={res}")
+    h = list(csv.DictReader(open(res / 'hybrid.csv')))
+    assert [(r['step'], r['early_step'], r['band']) for r in h] == [('30', '10', '0-299')] and 0 <= float(h[0]['failed']) <= 1
+    assert '## The intervention' in (res / 'claims.md').read_text()
+
+
+def test_prereg2_layer4_gain_rows():
+    """L4 on built references: layer 4 decoding the label far above the untrained floor before the model knows where
+    'adds' (before K), and falling back to the floor at the end 'adds nothing measurable' (final); seeds whose gain
+    scatters around the threshold are inconclusive. The noise-level row reports each t's onsets."""
+    import prereg2
+    def run(seed, early, late, jitter=0.0):
+        r = _study_run(seed, 3000, 6000)
+        pr = r['probe']
+        g = np.where(pr['step'] < 3000, early, late) + jitter
+        g[pr['step'] == 0] = 0.3  # the untrained floor
+        pr['dec_q_l4_gain'] = np.repeat(g[:, None], 3, 1)
+        return r
+    runs = [run(s, 0.8, 0.3) for s in range(3, 11)]
+    rows = {row[0]: row[3] for row in prereg2.all_claims({(1.0, 1.0): runs})}
+    assert rows['L4 (before K)'].startswith('adds (') and rows['L4 (final)'].startswith('adds nothing')
+    scattered = [run(s, 0.3, 0.3, jitter=0.2 * (-1) ** s) for s in range(3, 11)]
+    assert {row[0]: row[3] for row in prereg2.all_claims({(1.0, 1.0): scattered})}['L4 (final)'] == 'inconclusive'
+    noise_row = next(row for row in prereg2.all_claims({(1.0, 1.0): runs}) if row[0] == 'Where, by noise level')
+    assert 't=300: median 3000 (8 of 8 seeds reach it)' in noise_row[1] and 't=0: median never (0 of 8' in noise_row[1]
