@@ -81,8 +81,7 @@ PRESETS = {
     # the study's two smaller arms, the imbalanced pair (C4) and the hole (C6), on v1's statistics (seeds 3-5); join results/study
     'study-more': dict(STUDY, incs=(), sigmas=(), sigma_incs=(), imbal=((0.1, 1.0),), holes=((11, 21),), seeds=(3,), results='study'),
     # the study's exploratory phase: its d = 1 run on seeds 0-2 (seen before v2 was committed; never confirmatory)
-    'study-explore': dict(STUDY, incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(0, 1, 2),
-                          train=dict(STUDY['train'], ckpt_every=250)),  # probes every 250 steps
+    'study-explore': dict(STUDY, incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(0, 1, 2)),
     # the paper's model (train.py's defaults), schedule and sweep: 123 runs of 320,000 steps, for GPUs
     'paper': dict(incs=tuple(round(0.1 * i, 1) for i in range(1, 11)), sigmas=tuple(round(0.1 * i, 1) for i in range(1, 11)),
                   sigma_incs=(0.1, 0.5, 1.0), imbal=((0.1, 1.0), (0.1, 0.5)), hole_d=0.1, holes=((13, 19), (11, 21)),

@@ -79,8 +79,8 @@ def decoder_r2(X, y, folds, seed):
 
 @torch.no_grad()
 def probe(model, diffusion, x0, p, q, r, ts, noise, c):
-    dev = x0.device
     """The measures of one checkpoint (see the module docstring)."""
+    dev = x0.device
     out = {k: [] for k in ('hit_q', 'hit_p', 'hit_r', 'hit_a', 'dec_q_x0', 'dec_p_x0', 'dec_q_l4', 'dec_p_l4', 'dec_q_l4_gain',
                            'dec_r_l4', 'x0_examples')}
     size = x0.shape[-1]

@@ -35,11 +35,10 @@ results = 'results/study'      # holds metrics.csv (read) and probes.csv, claims
 dpi = 110                      # PNG resolution
 # -----------------------------------------------------------------------------
 SCALARS = ('acc_q', 'acc_p', 'acc_r', 'acc_a', 'oracle_q', 'dec_q_x0', 'dec_p_x0', 'dec_q_l4', 'dec_p_l4', 'dec_q_l4_gain', 'dec_r_l4')
-BITS = ('hit_q', 'hit_p')      # per sample, both axes within tolerance (hex of np.packbits)
 
 
 def load_probes(run_dir):
-    """{step, ts, <scalar> (checkpoints, ts), hit_q/hit_p (checkpoints, ts, n)} of a run folder, or None."""
+    """{step, ts, <scalar> (checkpoints, ts)} of a run folder, or None (the per-sample hits stay in the npz files)."""
     files = sorted(glob.glob(os.path.join(run_dir, 'probes_*.npz')))
     if not files:
         return None
@@ -47,8 +46,6 @@ def load_probes(run_dir):
     out = dict(step=np.array([int(p['step']) for p in ps]), ts=ps[0]['probe_ts'])
     for k in SCALARS:
         out[k] = np.array([np.broadcast_to(p[k], out['ts'].shape) for p in ps], float)
-    for k in BITS:
-        out[k] = np.array([p[k].all(2) for p in ps])
     out['oracle_q'] = out['oracle_q'][:, 0]
     return out
 
@@ -59,10 +56,8 @@ def write_probes_csv(path, runs):
         p = r['probe']
         for i, step in enumerate(p['step']):
             for j, t in enumerate(p['ts']):
-                row = dict(name=r['name'], seed=r['seed'], dx=r['dx'], dy=r['dy'], sigma=r['sigma'], step=int(step), t=int(t),
-                           n_probe=p['hit_q'].shape[2])
-                row.update({k: float(p[k][i] if k == 'oracle_q' else p[k][i, j]) for k in SCALARS})
-                row.update({k: np.packbits(p[k][i, j]).tobytes().hex() for k in BITS})
+                row = dict(name=r['name'], seed=r['seed'], dx=r['dx'], dy=r['dy'], sigma=r['sigma'], step=int(step), t=int(t))
+                row.update({k: round(float(p[k][i] if k == 'oracle_q' else p[k][i, j]), 5) for k in SCALARS})
                 rows.append(row)
     with open(path + '.tmp', 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -84,14 +79,10 @@ def read_probes_csv(path):
         p = dict(step=np.array(steps), ts=np.array(ts))
         for k in SCALARS:
             p[k] = np.full((len(steps), len(ts)), np.nan)
-        for k in BITS:
-            p[k] = np.zeros((len(steps), len(ts), int(rs[0]['n_probe'])), bool)
         for r in rs:
             i, j = steps.index(int(r['step'])), ts.index(int(r['t']))
             for k in SCALARS:
                 p[k][i, j] = float(r[k])
-            for k in BITS:
-                p[k][i, j] = np.unpackbits(np.frombuffer(bytes.fromhex(r[k]), np.uint8), count=int(r['n_probe'])).astype(bool)
         p['oracle_q'] = p['oracle_q'][:, 0]
         out[name] = p
     return out

@@ -1155,70 +1155,121 @@ def test_probes_read_synthetic_references():
     assert (blank['acc_q'] < 0.1).all() and blank['dec_q_l4_gain'][1] > 0.8  # layer 4 holds what x0_hat lacks
 
 
-def _study_run(seed, k_step, s_step, d=1.0, sigma=1.0, auc_shift=0.0, steps=(0, 500, 1000, 2000, 3000, 4000, 5000, 6000, 8000)):
-    """A study run: one-step accuracy (t = 300) reaches 1 at k_step, the sampler at s_step (None: never); the
-    position-only accuracy tracks Alg. 1; phases by behaviour follow from the accuracy (failed canvases before)."""
-    steps = np.array(steps)
-    acc = np.clip(np.where(steps >= (s_step or 1e9), 1.0, 0.2 + auc_shift), 0, 1)
+def _study_run(seed, k_step, s_step, d=1.0, sigma=1.0, auc_shift=0.0, oracle=1.0, p_step=None):
+    """A study run on the planned grids (prereg2.SAMPLE_GRID, PROBE_GRID): one-step accuracy (t = 300) reaches 1 at
+    k_step, Alg. 1 at s_step, the position-only accuracy at p_step (default s_step); None: never. Behaviour: failed
+    canvases before s_step / 2, single misplaced bumps from there to s_step (phases A, B, C by prereg.behaviour)."""
+    import prereg2
+    steps = np.array(prereg2.SAMPLE_GRID)
+    at = lambda step: steps >= (step or 1e9)
+    acc = np.clip(np.where(at(s_step), 1.0, 0.2 + auc_shift), 0, 1) * oracle
     acc[0] = 0.0
+    pacc = np.where(at(p_step or s_step), 1.0, 0.2)
     n = 100
     ok = np.zeros((len(steps), n), bool)
     for i, a in enumerate(acc):
         ok[i, :int(round(a * n))] = True
-    single = ok | (steps[:, None] >= (s_step or 1e9) / 2)
-    m = dict(step=steps, acc=acc, oracle_acc=np.ones(len(steps)), pacc=acc, oracle_pacc=np.ones(len(steps)), single=single,
-             ok_x=ok, ok_y=ok, oracle_ok_x=np.ones_like(ok), oracle_ok_y=np.ones_like(ok), pok_x=ok, pok_y=ok,
+    single = ok | at((s_step or 1e9) / 2)[:, None]
+    m = dict(step=steps, acc=acc, oracle_acc=np.full(len(steps), oracle), pacc=pacc, oracle_pacc=np.ones(len(steps)),
+             single=single, ok_x=ok, ok_y=ok, oracle_ok_x=np.ones_like(ok), oracle_ok_y=np.ones_like(ok), pok_x=ok, pok_y=ok,
              acc_x=acc, acc_y=acc, oracle_acc_x=np.ones(len(steps)), oracle_acc_y=np.ones(len(steps)))
-    ps = np.arange(0, steps[-1] + 1, 500)
-    ts = np.array([0, 300, 900])
+    ps = np.array(prereg2.PROBE_GRID)
     acc_q = np.zeros((len(ps), 3))
     acc_q[:, 1] = np.where(ps >= (k_step or 1e9), 1.0, 0.05)
-    probe = dict(step=ps, ts=ts, acc_q=acc_q, oracle_q=np.ones(len(ps)), dec_q_l4_gain=np.zeros((len(ps), 3)))
+    probe = dict(step=ps, ts=np.array([0, 300, 900]), acc_q=acc_q, oracle_q=np.ones(len(ps)), dec_q_l4_gain=np.zeros((len(ps), 3)))
     return dict(name=f'd{d}_s{sigma}_seed{seed}', dx=d, dy=d, sigma=sigma, hole=None, seed=seed, id=m, probe=probe)
 
 
+def test_prereg2_pins_its_thresholds():
+    """The pre-registered values, as committed before any confirmatory seed (a change is a new analysis), and the
+    boundaries they draw: a count exactly at FRAC x the oracle is reached, one below is not (oracle 0.88: 396 and 395
+    of 500); the TOST margin; the t-interval; the alpha split."""
+    import prereg2, presets
+    assert (prereg2.FRAC, prereg2.T_MID, prereg2.CONFIRMATORY, prereg2.N_INTERIM, prereg2.N_FINAL, prereg2.ALPHA_INTERIM,
+            prereg2.ALPHA_FINAL, prereg2.MARGIN, prereg2.GAIN_MIN) == (0.9, 300, 3, 8, 16, 0.01, 0.04, 0.1, 0.05)
+    assert prereg2.ALPHA_INTERIM + prereg2.ALPHA_FINAL <= 0.05
+    assert ','.join(map(str, prereg2.SAMPLE_GRID)) == presets.STUDY_SAMPLES and prereg2.PROBE_GRID[1] == presets.STUDY['train']['ckpt_every']
+    assert list(prereg2.reached([396 / 500, 395 / 500], [0.88, 0.88])) == [True, False]
+    with pytest.raises(ValueError, match='nan'):
+        prereg2.reached([np.nan], [1.0])
+    assert prereg2.four_way((-0.09, 0.09)).startswith('equivalent') and prereg2.four_way((-0.11, 0.09)) == 'inconclusive'
+    assert prereg2.four_way((0.01, 0.09)) == 'confirmed (and within the margin)' and prereg2.four_way((-0.3, -0.01)) == 'the opposite direction'
+    m, (lo, hi) = prereg2.t_interval([1, 2, 3, 4], 0.95)
+    assert m == 2.5 and abs(hi - 2.5 - 3.1824463 * np.std([1, 2, 3, 4], ddof=1) / 2) < 1e-6
+    assert prereg2.sign_test([1] * 8) == (0.5 ** 8, 1.0) and abs(prereg2.sign_test([1] * 7 + [0])[0] - 9 / 256) < 1e-12
+
+
 def test_prereg2_onsets_are_interval_censored():
+    """Onsets on the shared sample grid, between two checkpoints; never reached = right-censored and undecided."""
     import prereg2
     assert prereg2.first_reached([0, 500, 1000, 2000], [True, False, False, True]) == (1000.0, 2000.0)  # step 0 never counts
     assert prereg2.first_reached([0, 500, 1000], [False, False, False]) == (1000.0, np.inf)
     assert prereg2.lag((1500, 2000), (3000, 4000)) == (1000, 2500, 1)          # S after K for sure
     assert prereg2.lag((3000, 3500), (1000, 2000))[2] == -1                     # before for sure
     assert prereg2.lag((1500, 2000), (1000, 2000))[2] == 0                      # overlapping: undetermined
-    assert prereg2.lag((1500, 2000), (8000, np.inf))[2] == 1                    # never draws right: after
-    assert prereg2.lag((8000, np.inf), (1000, 2000))[2] == -1                   # never knows where but draws right
-    r = _study_run(3, 2000, 5000)
-    o = prereg2.onsets([r])[0]
-    assert o['K'] == (1500.0, 2000.0) and o['S'] == (4000.0, 5000.0) and o['lag'][2] == 1 and o['stays']
+    assert prereg2.lag((1500, 2000), (16000, np.inf))[2] == 0                   # never draws right: decides nothing
+    assert prereg2.lag((16000, np.inf), (1000, 2000))[2] == 0                   # never knows where: decides nothing
+    o = prereg2.onsets([_study_run(3, 2500, 5000)])[0]
+    assert o['K'] == (2000.0, 3000.0) and o['K_dense'] == (2000.0, 2500.0)     # K on the sample grid; dense beside
+    assert o['S'] == (4000.0, 5000.0) and o['lag'][2] == 1 and o['stays'] and o['stays_k']
+    assert prereg2.onsets([_study_run(3, 2500, 5000, p_step=3000)])[0]['lag_pk'][2] == 0  # P in K's interval
 
 
 def test_prereg2_primary_verdicts_and_sequential_plan():
     """Built to show where-before-how, the primary endpoint confirms it at the interim (8 of 8 seeds, p 0.0039 <
     0.01); built to show the opposite, it says so; 7 of 8 is not enough at the interim (p 0.035) and asks for the
-    final; at 16 seeds 12 positive confirms (p 0.038 < 0.04), 11 does not; fewer than 8 seeds give no verdict; the
-    exploratory seeds 0-2 never count."""
+    final; at 16 seeds 12 positive confirms (p 0.038 < 0.04), 11 does not; runs that never draw right decide nothing;
+    the exploratory seeds 0-2 never count; a missing seed, a seed run twice or a run lacking a planned checkpoint
+    gives no verdict."""
     import prereg2
     where = [_study_run(s, 2000, 6000) for s in range(3, 11)]
     how = [_study_run(s, 6000, 2000) for s in range(3, 11)]
     explore = [_study_run(s, 6000, 2000) for s in range(0, 3)]
     assert prereg2.primary(where)[2].startswith('confirmed')
-    assert prereg2.primary(explore + where)[2].startswith('confirmed')  # 0-2 dropped by all_claims and stage()
+    assert prereg2.primary(explore + where)[2].startswith('confirmed')
     assert prereg2.primary(how)[2].startswith('the opposite')
+    assert prereg2.primary([_study_run(s, 2000, None) for s in range(3, 11)])[2].startswith('inconclusive')  # never draws right
     mixed = where[:7] + [_study_run(10, 2000, 2000)]  # one seed undetermined
     assert prereg2.primary(mixed)[2].startswith('inconclusive: continue')
     assert prereg2.primary(where[:7])[2].startswith('incomplete')
+    assert prereg2.primary(where[:2] + where[3:] + [_study_run(11, 2000, 6000)])[2].startswith('incomplete')  # seed 5 missing
+    with pytest.raises(ValueError, match='twice'):
+        prereg2.primary(where + [_study_run(3, 2000, 6000)])
+    short = _study_run(10, 2000, 6000)
+    short['id'] = {k: v[:-1] for k, v in short['id'].items()}  # no 16,000-step samples
+    assert prereg2.primary(where[:7] + [short])[2].startswith('incomplete') and 'lack planned' in prereg2.primary(where[:7] + [short])[0]
     final = lambda k: [_study_run(s, 2000, 6000) for s in range(3, 3 + k)] + [_study_run(s, 2000, 2000) for s in range(3 + k, 19)]
     assert prereg2.primary(final(12))[2].startswith('confirmed') and prereg2.primary(final(11))[2] == 'inconclusive'
     assert prereg2.stage(range(0, 30))[2] == list(range(3, 19))  # the first 16 confirmatory seeds, no more
     rows = prereg2.all_claims({(1.0, 1.0): explore + where})
     assert rows[0][3].startswith('confirmed') and 'seeds 3,4,5,6,7,8,9,10 (interim' in rows[0][2]
-    assert rows[2][3] == 'confirmed'  # C2: no seed draws right before it knows where
+    by = {r[0]: r[3] for r in rows}
+    assert by['C2'] == 'confirmed' and by['Sensitivity: onsets that stay'].startswith('descriptive')
     assert prereg2.all_claims({(1.0, 1.0): how})[2][3].startswith('not confirmed')
+    undecided = [_study_run(s, 2000, 2000) for s in range(3, 11)]
+    assert {r[0]: r[3] for r in prereg2.all_claims({(1.0, 1.0): undecided})}['C2'].startswith('not testable')
+    # the decomposition: placed right at K's time, drawn right later -> P - K undetermined, S - P confirmed
+    split = [_study_run(s, 2000, 6000, p_step=2000) for s in range(3, 11)]
+    by = {r[0]: r[3] for r in prereg2.all_claims({(1.0, 1.0): split})}
+    assert by['S - P: drawn right (Alg. 1) after placed right'] == 'confirmed' and by[
+        'P - K: the sampler places right after one step knows where'].startswith('inconclusive')
+
+
+def test_prereg2_c1_phases_with_the_probes():
+    """C1 in the paper's words: A, B, C by behaviour in that order, the model not yet knowing where in B and knowing
+    at the first C checkpoint; a model that knows where all through B (misplacing anyway) does not show it."""
+    import prereg2
+    paper = [_study_run(s, 5000, 6000) for s in range(3, 11)]  # B at 3,000-5,000 (median 4,000): K at 5,000
+    assert prereg2.c1(paper)[3] == 'confirmed' and 'B observed in 8 of 8 seeds' in prereg2.c1(paper)[1]
+    knows_early = [_study_run(s, 1000, 6000) for s in range(3, 11)]
+    assert prereg2.c1(knows_early)[3] == 'not observed' and 'knows where in B: True' in prereg2.c1(knows_early)[1]
+    assert prereg2.c1(paper[:4] + knows_early[4:])[3] == 'partly (4 of 8 seeds)'
 
 
 def test_prereg2_tost_four_verdicts():
     """C3 and C5, paired by seed: a clear gain confirms, a clear loss is the opposite direction, a null with tight
     seeds is equivalent within the margin, a noisy null inconclusive; C5 (the paper claims no sigma effect) is
-    confirmed by the equivalence and contradicted by a clear effect."""
+    confirmed by the equivalence and contradicted by a clear effect; the final stage uses 92% intervals."""
     import prereg2
     base = [_study_run(s, 2000, 6000) for s in range(3, 11)]
     faster = [_study_run(s, 1000, 2000, d=0.1) for s in range(3, 11)]
@@ -1231,39 +1282,8 @@ def test_prereg2_tost_four_verdicts():
     assert v(same, base, paper_equivalence=True).startswith('confirmed') and v(faster, base, paper_equivalence=True).startswith('contradicted')
     assert v(faster[:5], base).startswith('incomplete')
     assert '98%' in prereg2.paired(faster, base, 'C', 'x')[1]  # the interim spends alpha 0.01 per side
-
-
-@pytest.mark.long(order=3)
-def test_study_tiny_pipeline(tmp_path):
-    """`bash run_all.sh study-tiny`: two toy runs with the probe stage, then plot_figures.py (v1's claims beside) and
-    study.py: probes.csv (run x checkpoint x t), claims.md led by v2 (one seed: no verdict), the onsets and per-run
-    figures. The untrained network (step 0) sits at the probes' floor: its one-step prediction follows the image at
-    t = 0 (x_t is the image there, for any network) and never the label."""
-    import csv
-    env = {**os.environ, 'ROOT': str(tmp_path), 'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1'}
-    p = subprocess.run(['bash', os.path.join(HERE, 'run_all.sh'), 'study-tiny'], capture_output=True, text=True, env=env, timeout=600)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    res = tmp_path / 'results' / 'study-tiny'
-    claims_md = (res / 'claims.md').read_text()
-    assert claims_md.startswith('# Where before how') and '| Primary: where before how (d = 1) |' in claims_md
-    assert 'incomplete' in claims_md and (res / 'claims_v1.md').exists() and 'v2 (prereg2.py) verdicts' in p.stdout
-    rows = list(csv.DictReader(open(res / 'probes.csv')))
-    assert sorted({(r['name'], int(r['step']), int(r['t'])) for r in rows}) == sorted(
-        (n, s, t) for n in ('dx1.0_dy1.0_sigma0.5_seed3', 'dx1.0_dy1.0_sigma1.0_seed3') for s in (0, 10, 20, 30) for t in (0, 300))
-    untrained = {int(r['t']): r for r in rows if r['step'] == '0' and 'sigma1.0' in r['name']}
-    assert float(untrained[0]['acc_p']) == 1.0 and float(untrained[0]['acc_q']) < 0.1 and float(untrained[300]['acc_q']) < 0.1
-    figs = tmp_path / 'figures' / 'study-tiny'
-    assert (figs / 'onsets.png').stat().st_size > 1000 and (figs / 'where_dx1.0_dy1.0_sigma1.0_seed3.png').stat().st_size > 1000
-    m = list(csv.DictReader(open(res / 'metrics.csv')))
-    assert all(0 <= float(r['pacc']) <= 1 and float(r['oracle_pacc']) == 1.0 for r in m)  # position-only beside Alg. 1
-    # the intervention: the step-10 checkpoint for t in [0, 299], the final one elsewhere, scored by study.py
-    run_dir = tmp_path / 'out' / 'study-tiny' / 'dx1.0_dy1.0_sigma1.0_seed3'
-    run('sample.py', f'--out_dir={run_dir}', '--n_samples=40', '--sample_steps=5', '--ckpts=30', '--early_step=10', '--band_hi=299')
-    assert (run_dir / 'hybrid_0000030_0000010_0-299.npz').exists() and not (run_dir / 'samples_0000030.npz.tmp.npz').exists()
-    p = run('study.py', f"--sweep_dir={tmp_path / 'out' / 'study-tiny'}", f"--fig_dir={figs}", f"--results={res}")
-    h = list(csv.DictReader(open(res / 'hybrid.csv')))
-    assert [(r['step'], r['early_step'], r['band']) for r in h] == [('30', '10', '0-299')] and 0 <= float(h[0]['failed']) <= 1
-    assert '## The intervention' in (res / 'claims.md').read_text()
+    f16 = lambda **kw: [_study_run(s, 1000, 2000, **kw) for s in range(3, 19)]
+    assert '92%' in prereg2.paired(f16(d=0.1), f16(), 'C', 'x')[1]
 
 
 def test_prereg2_layer4_gain_rows():
