@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-from artifacts import load_npz, result_settings, same_data, sample_files, save_npz
+from artifacts import load_npz, need_run_dir, result_settings, same_data, sample_files, save_npz
 from bumps import render
 from configurator import configure, check, fail
 from metrics import accuracy, demean_channels, position_hits, embed, order_measures, r_squared, reference_features, representation
@@ -146,6 +146,7 @@ if __name__ == '__main__':
     check(0 <= min_dist, 'min_dist', min_dist, 'a number >= 0')
     check(tolerance > 0, 'tolerance', tolerance, 'a number > 0')
     check(type(follow) is int and follow >= 0, 'follow', follow, 'a process id (integer >= 0; 0 = off)')
+    need_run_dir(out_dir)
     if follow:  # scoring beside the sampler: score each samples file as it appears, until the sampler exits
         print(f"following sample.py (pid {follow}): scoring each samples file as it is written", flush=True)
     elif not sample_files(out_dir):

@@ -46,6 +46,12 @@ def sample_files(out_dir):
     return sorted(f for f in files if re.search(r'_(\d+)\.npz$', f))
 
 
+def need_run_dir(out_dir):
+    """A stage reading a run folder: a folder that does not exist is a typo or a missing first stage, said as such."""
+    if not os.path.isdir(out_dir):
+        fail(f"out_dir {out_dir!r} does not exist: a run folder starts with `python make_data.py --out_dir={out_dir}`")
+
+
 def save_npz(path, **arrays):
     """Atomic, compressed .npz write (temporary name, then rename)."""
     tmp = path + '.tmp.npz'

@@ -126,7 +126,10 @@ def configure(g, argv=None):
             fail(f"bad argument {arg!r}: expected --key=value with key one of {', '.join(keys)} (or --help)")
         key, text = arg[2:].split('=', 1)
         if key not in keys:
-            fail(f"unknown setting {key!r}: allowed are {', '.join(keys)} (or --help)")
+            import difflib
+            near = difflib.get_close_matches(key, keys, n=1)
+            fail(f"unknown setting {key!r}" + (f" (did you mean {near[0]!r}?)" if near else '') +
+                 f": allowed are {', '.join(keys)} (or --help)")
         g[key] = _parse(key, text, g[key])
         print(f"override {key} = {g[key]!r}")
     return {k: g[k] for k in keys}

@@ -4,6 +4,7 @@ and loss.csv, and the committed metrics.csv beside the claims; recomputes nothin
 beyond summary statistics of those metrics).
 
     python plot_figures.py --sweep_dir=out/cpu --fig_dir=figures/cpu --claims=results/cpu/claims.md
+    python plot_figures.py --run=out/quick/dx1.0_dy1.0_sigma1.0_seed0 --step=8000   # look at one run's samples
 
 A run's role comes from its data settings: dx = dy, no hole, sigma = fig4_sigma -> Fig. 4; dx = dy in sigma_incs,
 no hole -> Fig. 8 (one row per increment); dx != dy -> Fig. 5; a hole -> Fig. 9; the Fig. 4 run with increment
@@ -40,6 +41,10 @@ probe_c = 0.9                  # phase C also needs probe R^2 >= probe_c (ordere
 trust_c = 0.9                  # ... and trustworthiness >= trust_c
 dim_b = 8.0                    # phase B: TwoNN dimension of layer 4 <= dim_b (quasi-2D; results/NOTES.md section 7); above: phase A
 dpi = 110                      # PNG resolution
+# a look at one run's samples instead of a sweep's figures
+run = ''                       # a run folder: draw its samples at `step` with Alg. 1's verdict per sample, and stop
+step = -1                      # the checkpoint step of those samples (-1 = the last one sampled)
+n_show = 25                    # samples in that grid (a square number reads best)
 # -----------------------------------------------------------------------------
 RUN_SETTINGS = ('width', 'attn_res', 'pe_dim', 'batch_size', 'lr', 'warmup', 'lr_decay', 'ema', 'steps')  # kept in metrics.csv
 STYLE = {'font.size': 8, 'axes.titlesize': 8, 'figure.dpi': 110, 'savefig.bbox': 'tight'}
@@ -154,6 +159,43 @@ def umap_scatter(ax, emb, mu_x, title):
     ax.scatter(emb[:, 0], emb[:, 1], emb[:, 2], c=mu_x, cmap=CMAP, s=3)
     ax.set_title(title)
     ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
+
+
+def look(run_dir, step, n, dpi):
+    """A run's samples at one checkpoint: the asked centre (red ring), where Alg. 1 puts the bump (blue x) and its
+    verdict per sample (ok: within 1 px on both axes; miss: one bump, wrong place; none / several / blob: a failed
+    canvas). Writes {run_dir}/look_{step}.png and returns its path."""
+    from metrics import accuracy
+    files = sorted(glob.glob(os.path.join(run_dir, 'samples_*.npz')))
+    if not files:
+        fail(f"no samples_*.npz in {run_dir}: run sample.py there first (or give another --run)")
+    steps = [int(os.path.basename(f)[8:-4]) for f in files]
+    if step == -1:
+        step = steps[-1]
+    check(step in steps, 'step', step, f"-1 or a sampled step of {run_dir}: {', '.join(map(str, steps))}")
+    s = load_npz(files[steps.index(step)], 'sample.py', keys=('images', 'labels'))
+    images, labels = s['images'][:n], s['labels'][:n].astype(np.float64)
+    res, pred = accuracy(images, labels)
+    ok = (np.abs(pred - labels) < 1).all(1)
+    cols = int(np.ceil(np.sqrt(len(images))))
+    rows = int(np.ceil(len(images) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.15 * cols, 1.25 * rows + 0.4), squeeze=False)
+    sample_grid(axes.flat[:len(images)], images, labels)
+    from metrics import predict_label
+    for k, ax in enumerate(axes.flat):
+        if k >= len(images):
+            ax.axis('off')
+            continue
+        _, count, fill = predict_label(images[k])
+        verdict = 'ok' if ok[k] else 'none' if count == 0 else 'several' if count > 1 else 'blob' if fill else 'miss'
+        ax.plot(pred[k, 0] - 1, pred[k, 1] - 1, 'x', color='tab:blue', ms=4, mew=0.8)
+        ax.set_title(verdict, fontsize=6, color='g' if ok[k] else 'r', pad=1.5)
+    fig.suptitle(f"{os.path.basename(os.path.normpath(run_dir))}, step {step}: {ok.sum()} of {len(images)} ok (this grid); "
+                 f"Eq. 1 accuracy {res['acc']:.3f} on these\nred ring: the asked centre; blue x: where Alg. 1 puts the bump", fontsize=7)
+    path = os.path.join(run_dir, f'look_{step:07d}.png')
+    fig.savefig(path, dpi=dpi, bbox_inches='tight')
+    plt.close(fig)
+    return path
 
 
 # --- the figures ---------------------------------------------------------------
@@ -295,12 +337,17 @@ def curves(name, groups, param, ylabel, title, fig_dir, dpi):
 
 def fig_loss(sweep_dir, fig3_name, fig_dir, dpi):
     """The training loss of every run in the sweep (train.py's loss.csv), and for the Fig. 3 run the loss per quarter
-    of t (q0: t < T/4, the least noisy). Returns False when no run has a loss.csv."""
-    logs = {os.path.basename(os.path.dirname(p)): np.genfromtxt(p, delimiter=',', names=True)
-            for p in sorted(glob.glob(os.path.join(sweep_dir, '*', 'loss.csv')))}
-    logs = {k: v for k, v in logs.items() if v.size > 1}
+    of t (q0: t < T/4, the least noisy). Returns '' when drawn, else why not (one line)."""
+    paths = sorted(glob.glob(os.path.join(sweep_dir, '*', 'loss.csv')))
+    if not paths:
+        return f"no loss.csv in the runs of {sweep_dir} (runs trained before train.py wrote it)"
+    logs = {}
+    for p in paths:
+        if sum(1 for _ in open(p)) > 2:  # a header and at least two rows make a curve
+            logs[os.path.basename(os.path.dirname(p))] = np.genfromtxt(p, delimiter=',', names=True)
     if not logs:
-        return False
+        return (f"the {len(paths)} loss.csv of {sweep_dir} hold fewer than 2 rows each (runs shorter than 2 x train.py's "
+                f"log_every steps)")
     n_runs = len(glob.glob(os.path.join(sweep_dir, '*', 'metrics.npz')))
     fig, axes = plt.subplots(1, 2, figsize=(8, 2.8), constrained_layout=True)
     for name, v in logs.items():
@@ -314,7 +361,7 @@ def fig_loss(sweep_dir, fig3_name, fig_dir, dpi):
     axes[1].set_yscale('log'), axes[1].set_xlabel('training step'), axes[1].set_ylabel('loss')
     axes[1].set_title(f"{name}: loss per quarter of t{missing}", fontsize=7), axes[1].legend(fontsize=6)
     save(fig, fig_dir, 'fig_loss', dpi)
-    return True
+    return ''
 
 
 def fig7b(fig_dir, dpi, size=32):
@@ -403,6 +450,12 @@ if __name__ == '__main__':
     except ValueError:
         fail(f"bad setting sigma_incs={sigma_incs!r}: allowed is comma-separated increments, e.g. '0.1,0.5,1.0'")
     plt.rcParams.update(STYLE)
+    if run:  # one run's samples, not a sweep
+        check(type(n_show) is int and n_show > 0, 'n_show', n_show, 'a positive integer')
+        check(type(step) is int and step >= -1, 'step', step, '-1 (the last) or a checkpoint step')
+        check(os.path.isdir(run), 'run', run, 'an existing run folder (e.g. out/quick/dx1.0_dy1.0_sigma1.0_seed0)')
+        print(f"wrote {look(run, step, n_show, dpi)}")
+        raise SystemExit(0)
     runs = load_runs(sweep_dir)
     table = os.path.join(os.path.dirname(claims) or '.', 'metrics.csv')  # committed: runs of earlier sessions live on here
     names = {r['name'] for r in runs}
@@ -450,8 +503,9 @@ if __name__ == '__main__':
     if f9:
         fig9(f9, fig_dir, dpi)
     fig7b(fig_dir, dpi)
-    if not fig_loss(sweep_dir, f3['name'] if f3 else '', fig_dir, dpi):
-        print(f"fig_loss: no loss.csv in the runs of {sweep_dir} (runs trained before train.py wrote it), skipped")
+    why = fig_loss(sweep_dir, f3['name'] if f3 else '', fig_dir, dpi)
+    if why:
+        print(f"fig_loss: {why}, skipped")
     best = lambda rs: [r for r in rs if r['chosen']]  # the earlier rule: one seed per setting, the best
     rows = all_claims(f3 if f3 and len(f3['id']['step']) >= 2 else None, best(f4_all), f5,
                       [(label, best(rs)) for label, rs in f8], f9, th)

@@ -34,7 +34,7 @@ import time
 import numpy as np
 import torch
 
-from artifacts import checkpoints, load_npz, load_pt, progress, same_data, save_npz
+from artifacts import checkpoints, load_npz, load_pt, need_run_dir, progress, same_data, save_npz
 from bumps import draw_labels, render
 from configurator import configure, check, fail
 from metrics import demean_channels, position_hits
@@ -121,6 +121,7 @@ if __name__ == '__main__':
         check(type(config[key]) is int and config[key] > 0, key, config[key], 'a positive integer')
     check(config['folds'] >= 2 and n_probe >= 2 * folds, 'folds', folds, f'an integer in [2, n_probe/2={n_probe // 2}]')
     check(tolerance > 0, 'tolerance', tolerance, 'pixels > 0')
+    need_run_dir(out_dir)
     data = load_npz(os.path.join(out_dir, 'data.npz'), 'make_data.py', keys=('images', 'labels'))
     found = checkpoints(out_dir)
     if not found:

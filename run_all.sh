@@ -15,6 +15,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
+bad() { echo "error: bad $1='$2': allowed is $3" >&2; exit 2; }  # every environment setting is checked before its first use
+[[ "${THREADS:-0}" =~ ^[0-9]+$ ]] || bad THREADS "$THREADS" "an integer >= 0 (0 = all cores)"
+[[ "${JOBS:-1}" =~ ^[1-9][0-9]*$ ]] || bad JOBS "$JOBS" "a positive integer"
+[[ "${HEARTBEAT:-60}" =~ ^[1-9][0-9]*$ ]] || bad HEARTBEAT "$HEARTBEAT" "seconds, a positive integer"
+for v in OVERLAP SLURM LOCAL; do [[ "${!v:-0}" =~ ^[01]$ ]] || bad "$v" "${!v}" "0 or 1"; done
 
 if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt)
   shift; settings=$($PY presets.py run "$@") || exit 2
@@ -43,7 +48,8 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
   echo "start $dir (log: $dir/log.txt)"; t0=$SECONDS
   rm -f "$dir/FAILED"
   stage() { echo "== $1" >> "$dir/log.txt"; shift; "$@" >> "$dir/log.txt" 2>&1; }
-  : > "$dir/log.txt"
+  # appended, never emptied: a resumed run keeps the log of its earlier part; each start says when, what and at which commit
+  echo "=== $(date '+%F %T') start: bash run_all.sh job $* (commit $(git rev-parse --short HEAD 2> /dev/null || echo unknown))" >> "$dir/log.txt"
   evaluate() {  # sample every checkpoint, then score; OVERLAP=1 (the default on a GPU) scores each file as it is written
     if [ "${OVERLAP:-$GPU}" = 1 ]; then
       stage sample "$PY" sample.py --out_dir="$dir" "${SAMPLE[@]}" "$TH" & local sp=$! a=0 s=0
@@ -116,8 +122,6 @@ else  # CPU: the preset's threads per run (1 for sweeps, all cores for a one-run
   CORES=$(getconf _NPROCESSORS_ONLN)
   export THREADS=${THREADS:-$RUN_THREADS}; JOBS=${JOBS:-$(( THREADS > 0 && CORES / THREADS > 0 ? CORES / THREADS : 1 ))}
 fi
-[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "error: bad JOBS='$JOBS': allowed is a positive integer" >&2; exit 2; }
-[[ "$THREADS" =~ ^[0-9]+$ ]] || { echo "error: bad THREADS='$THREADS': allowed is an integer >= 0 (0 = all cores)" >&2; exit 2; }
 echo "run_all.sh $PRESET: $N runs, $JOBS at a time, $THREADS thread(s) each (0 = all); each run's progress: its log.txt"
 SWEEP_T0=$(date +%s)
 export SWEEP_LOG=$OUT/.finished SWEEP_N=$N SWEEP_T0
@@ -138,6 +142,10 @@ while kill -0 $XPID 2> /dev/null; do  # every HEARTBEAT s: where each running ru
   fi
 done
 status=0; wait $XPID || status=$?
-draw
 echo "run_all.sh $PRESET: $(( $(date +%s) - SWEEP_T0 )) s"
-[ $status = 0 ] || { echo "error: some runs failed (see FAILED lines above); rerun to retry them (one whose settings changed: delete its folder first)" >&2; exit 1; }
+if [ $status != 0 ]; then  # figures and verdicts only from a complete sweep: a partial one would judge the old runs
+  while read -r _ dir _; do [ -f "$dir/FAILED" ] && echo "failed: $dir: $(cat "$dir/FAILED")" >&2; done < "$OUT/jobs.txt"
+  echo "error: some runs failed (listed above; logs in their log.txt), so no figures or verdicts were drawn; rerun to retry them (one whose settings changed: delete its folder first)" >&2
+  exit 1
+fi
+draw

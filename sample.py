@@ -30,7 +30,7 @@ import time
 import numpy as np
 import torch
 
-from artifacts import checkpoints, load_npz, load_pt, progress, result_settings, same_data, save_npz
+from artifacts import checkpoints, load_npz, load_pt, need_run_dir, progress, result_settings, same_data, save_npz
 from bumps import draw_labels
 from configurator import configure, check, fail
 from model import UNet, Diffusion, blank_layer4, generate, pick_device, set_tf32
@@ -97,6 +97,7 @@ def validate(c, T):
 if __name__ == '__main__':
     config = configure(globals())
     check(isinstance(ckpts, str), 'ckpts', ckpts, "comma-separated checkpoint steps, e.g. '0,6400'")
+    need_run_dir(out_dir)
     data = load_npz(os.path.join(out_dir, 'data.npz'), 'make_data.py', keys=('images', 'labels'))
     found = checkpoints(out_dir)
     if not found:

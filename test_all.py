@@ -1286,6 +1286,56 @@ def test_prereg2_tost_four_verdicts():
     assert '92%' in prereg2.paired(f16(d=0.1), f16(), 'C', 'x')[1]
 
 
+@pytest.mark.long(order=3)
+def test_study_tiny_pipeline(tmp_path):
+    """`bash run_all.sh study-tiny`: two toy runs with the probe stage, then plot_figures.py (v1's claims beside) and
+    study.py: probes.csv (run x checkpoint x t), claims.md led by v2 (one seed: no verdict), the onsets and per-run
+    figures. The untrained network (step 0) sits at the probes' floor: its one-step prediction follows the image at
+    t = 0 (x_t is the image there, for any network) and never the label. Then the intervention (hybrid sampling)
+    scored by study.py; a rerun appends to a run's log; a sweep with a failed run draws and judges nothing."""
+    import csv
+    env = {**os.environ, 'ROOT': str(tmp_path), 'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1'}
+    sweep = lambda: subprocess.run(['bash', os.path.join(HERE, 'run_all.sh'), 'study-tiny'], capture_output=True, text=True,
+                                   env=env, timeout=600)
+    p = sweep()
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    res = tmp_path / 'results' / 'study-tiny'
+    claims_md = (res / 'claims.md').read_text()
+    assert claims_md.startswith('# Where before how') and '| Primary: where before how (d = 1) |' in claims_md
+    assert 'incomplete' in claims_md and (res / 'claims_v1.md').exists() and 'v2 (prereg2.py) verdicts' in p.stdout
+    rows = list(csv.DictReader(open(res / 'probes.csv')))
+    assert sorted({(r['name'], int(r['step']), int(r['t'])) for r in rows}) == sorted(
+        (n, s, t) for n in ('dx1.0_dy1.0_sigma0.5_seed3', 'dx1.0_dy1.0_sigma1.0_seed3') for s in (0, 10, 20, 30) for t in (0, 300))
+    untrained = {int(r['t']): r for r in rows if r['step'] == '0' and 'sigma1.0' in r['name']}
+    assert float(untrained[0]['acc_p']) == 1.0 and float(untrained[0]['acc_q']) < 0.1 and float(untrained[300]['acc_q']) < 0.1
+    figs = tmp_path / 'figures' / 'study-tiny'
+    assert (figs / 'onsets.png').stat().st_size > 1000 and (figs / 'where_dx1.0_dy1.0_sigma1.0_seed3.png').stat().st_size > 1000
+    m = list(csv.DictReader(open(res / 'metrics.csv')))
+    assert all(0 <= float(r['pacc']) <= 1 and float(r['oracle_pacc']) == 1.0 for r in m)  # position-only beside Alg. 1
+    # the intervention: the step-10 checkpoint for t in [0, 299], the final one elsewhere, scored by study.py
+    run_dir = tmp_path / 'out' / 'study-tiny' / 'dx1.0_dy1.0_sigma1.0_seed3'
+    run('sample.py', f'--out_dir={run_dir}', '--n_samples=40', '--sample_steps=5', '--ckpts=30', '--early_step=10', '--band_hi=299')
+    assert (run_dir / 'hybrid_0000030_0000010_0-299.npz').exists()
+    run('study.py', f"--sweep_dir={tmp_path / 'out' / 'study-tiny'}", f"--fig_dir={figs}", f"--results={res}")
+    h = list(csv.DictReader(open(res / 'hybrid.csv')))
+    assert [(r['step'], r['early_step'], r['band']) for r in h] == [('30', '10', '0-299')] and 0 <= float(h[0]['failed']) <= 1
+    assert '## The intervention' in (res / 'claims.md').read_text()
+    # a rerun appends to a run's log, with a start line each time
+    (run_dir / 'DONE').unlink()
+    p = sweep()
+    log = (run_dir / 'log.txt').read_text()
+    assert p.returncode == 0 and log.count('=== ') == 2 and log.index('== train') < log.rindex('=== '), log[:3000]
+    # a failed run: no figures, no verdicts, the failure named
+    other = tmp_path / 'out' / 'study-tiny' / 'dx1.0_dy1.0_sigma0.5_seed3'
+    (other / 'DONE').unlink()
+    (other / 'ckpt_0000030.pt').write_bytes(b'not a checkpoint')
+    stamp = (res / 'claims.md').stat().st_mtime
+    p = sweep()
+    assert p.returncode == 1 and 'failed: ' in p.stderr and 'dx1.0_dy1.0_sigma0.5_seed3' in p.stderr, p.stderr
+    assert 'no figures or verdicts were drawn' in p.stderr and 'v2 (prereg2.py) verdicts' not in p.stdout
+    assert (res / 'claims.md').stat().st_mtime == stamp
+
+
 def test_prereg2_layer4_gain_rows():
     """L4 on built references: layer 4 decoding the label far above the untrained floor before the model knows where
     'adds' (before K), and falling back to the floor at the end 'adds nothing measurable' (final); seeds whose gain
@@ -1305,3 +1355,47 @@ def test_prereg2_layer4_gain_rows():
     assert {row[0]: row[3] for row in prereg2.all_claims({(1.0, 1.0): scattered})}['L4 (final)'] == 'inconclusive'
     noise_row = next(row for row in prereg2.all_claims({(1.0, 1.0): runs}) if row[0] == 'Where, by noise level')
     assert 't=300: median 3000 (8 of 8 seeds reach it)' in noise_row[1] and 't=0: median never (0 of 8' in noise_row[1]
+
+
+# ----------------------------------------------------------------------------- a newcomer's first hour (issue 30)
+
+@pytest.mark.parametrize('var,value', [('THREADS', 'abc'), ('THREADS', '1.5'), ('JOBS', '0'), ('OVERLAP', 'yes'),
+                                       ('SEEDS', 'a'), ('HEARTBEAT', '0'), ('SLURM', '2'), ('LOCAL', 'x')])
+def test_run_all_checks_each_environment_setting_first(tmp_path, var, value):
+    """Every environment setting of run_all.sh is checked before its first use: one line naming it and what is
+    allowed, exit 2, nothing written (not even out/)."""
+    env = {**os.environ, 'ROOT': str(tmp_path), 'PYTHON': sys.executable, var: value}
+    p = subprocess.run(['bash', os.path.join(HERE, 'run_all.sh'), 'tiny'], capture_output=True, text=True, env=env, timeout=60)
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(err) == 1 and f"bad {var}='{value}'" in err[0] and 'allowed' in err[0], p.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_missing_folder_and_a_mistyped_setting_are_named(tmp_path):
+    """A typo in out_dir says the folder does not exist (not 'run sample.py first'); a mistyped setting names the
+    closest real one."""
+    from configurator import SettingError
+    for script in ('train.py', 'sample.py', 'analyze.py', 'probe.py'):
+        with pytest.raises(SettingError, match='does not exist'):
+            run_here(script, f'--out_dir={tmp_path / "nope"}')
+    assert not (tmp_path / 'nope').exists()
+    with pytest.raises(SettingError, match="did you mean 'steps'"):
+        run_here('train.py', '--stpes=5')
+
+
+def test_look_at_a_runs_samples_and_fig_loss_says_why(tmp_path):
+    """`python plot_figures.py --run=DIR --step=N` draws that checkpoint's samples with the asked centres and Alg. 1's
+    verdict and prints the PNG's path; a step that was not sampled is refused in one line. fig_loss, given loss.csv
+    files that hold only a header, says so instead of claiming there is no loss.csv."""
+    from configurator import SettingError
+    import plot_figures
+    d = tmp_path / 'sweep' / 'run1'
+    run('make_data.py', f'--out_dir={d}', '--dx=4', '--dy=4')
+    run('train.py', f'--out_dir={d}', *TINY_MODEL, '--steps=20', '--ckpt_every=10', '--batch_size=8', '--log_every=50')
+    run('sample.py', f'--out_dir={d}', '--n_samples=9', '--sample_steps=4', '--ckpts=20')
+    p = run('plot_figures.py', f'--run={d}', '--step=20', '--n_show=9')
+    assert f"wrote {d / 'look_0000020.png'}" in p.stdout and (d / 'look_0000020.png').stat().st_size > 1000
+    with pytest.raises(SettingError, match='sampled step'):
+        run_here('plot_figures.py', f'--run={d}', '--step=10')
+    why = plot_figures.fig_loss(str(tmp_path / 'sweep'), '', str(tmp_path / 'figs'), 50)  # loss.csv: a header, no row
+    assert 'fewer than 2 rows' in why and not (tmp_path / 'figs').exists()

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from artifacts import checkpoints, load_npz, load_pt, progress, save_pt, same_data
+from artifacts import checkpoints, load_npz, load_pt, need_run_dir, progress, same_data, save_pt
 from configurator import config_block, configure, check, fail
 from model import UNet, Diffusion, autocast, pick_device, set_tf32
 
@@ -108,6 +108,7 @@ def lr_at(step, lr, warmup, lr_decay, steps):
 
 if __name__ == '__main__':
     config = configure(globals())
+    need_run_dir(out_dir)
     data = load_npz(os.path.join(out_dir, 'data.npz'), 'make_data.py', keys=('images', 'labels'))
     validate(config, data['images'].shape[-1])
     device = pick_device(device)
