@@ -168,7 +168,7 @@ def fig_where(r, fig_dir, dpi):
 def fig_onsets(groups, fig_dir, dpi):
     """Per setting and seed: the interval in which it comes to know where (one step, t = T_MID) and the one in which
     it comes to draw right (Alg. 1); exploratory seeds hatched."""
-    fig, axes = plt.subplots(1, len(groups), figsize=(3.3 * len(groups), 0.5 + 0.28 * max(len(rs) for _, rs in groups)),
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups), 1.5 + 0.3 * max(len(rs) for _, rs in groups)),
                              squeeze=False, constrained_layout=True)
     for ax, (label, rs) in zip(axes[0], groups):
         last = max(r['id']['step'][-1] for r in rs)
@@ -181,7 +181,9 @@ def fig_onsets(groups, fig_dir, dpi):
                     ax.annotate('never', (last * 1.05, y + dy), fontsize=5, va='center')
         ax.set_yticks(range(len(rs)), [f"seed {o['seed']}" + (' (expl.)' if o['seed'] < prereg2.CONFIRMATORY else '')
                                        for o in prereg2.onsets(rs)], fontsize=6)
-        ax.set_xlabel('training step (bar: between two checkpoints)'), ax.set_title(label), ax.legend(fontsize=5.5)
+        ax.set_xlim(0, last * 1.15), ax.set_ylim(-0.6, len(rs) - 0.4)
+        ax.set_xlabel('training step (a bar spans the two checkpoints between which it happened)'), ax.set_title(label)
+        ax.legend(fontsize=5.5, loc='upper center', bbox_to_anchor=(0.5, -0.32), ncol=2, frameon=False)
     fig.suptitle('Where before how: when each seed first knows where (one-step prediction at t = %d) and first draws right'
                  % prereg2.T_MID, fontsize=7)
     save(fig, fig_dir, 'onsets', dpi)
