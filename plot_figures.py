@@ -512,7 +512,7 @@ if __name__ == '__main__':
     write_claims(claims, sweep_dir, pre, rows, runs, th)
     print(f"wrote {claims} and {table}\n\npre-registered claims (verdicts; statistics in {claims}):")
     for c, _, seeds, v in pre:
-        print(f"  {c}: {v} [{seeds}]")
+        print(f"  {c}: {v}; {seeds}")
     print("earlier rule (one seed per setting):")
     for c, _, v in rows:
         print(f"  {c}: {v}")

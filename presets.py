@@ -178,6 +178,27 @@ def parse_signature(text):
     return out
 
 
+def changed(run_dir, sig):
+    """What differs between a run's DONE and the settings asked now, one line ('' if nothing or no DONE)."""
+    path = os.path.join(run_dir, 'DONE')
+    if not os.path.exists(path):
+        return ''
+    try:
+        old, new = parse_signature(open(path).read()), parse_signature(sig)
+    except (ValueError, KeyError, SettingError):
+        return 'its DONE is unreadable or names a removed setting'
+    if old['head'] != new['head']:
+        return f"data or seed: {old['head']} -> {new['head']}"
+    out = []
+    for stage in ('train', 'sample', 'analyze', 'probe'):
+        a, b = old.get(stage) or {}, new.get(stage) or {}
+        if (old.get(stage) is None) != (new.get(stage) is None):
+            out.append(f"{stage} stage {'added' if old.get(stage) is None else 'removed'}")
+            continue
+        out += [f"{stage} {k} {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return ', '.join(out)
+
+
 def is_done(run_dir, sig):
     """Whether run_dir finished with the same settings (a DONE file whose settings equal sig's)."""
     path = os.path.join(run_dir, 'DONE')
@@ -271,6 +292,7 @@ def main(argv):
         if done and not os.path.islink(d) and open(os.path.join(d, 'DONE')).read().strip() != sig:
             write(os.path.join(d, 'DONE'), sig + '\n')  # an older DONE (the preset's settings only), now in full
         print(f"{shell(p)} SEED={seed} SIG={shlex.quote(sig)} DONE_SAME={int(done)} DO_PROBE={int(st['probe'] is not None)} "
+              f"WHY={shlex.quote('' if done else changed(d, sig))} "
               f"REUSE={shlex.quote(reusable(d, sig))}")
     elif cmd == 'sbatch':
         p, out = get(argv[1]), argv[2]

@@ -45,7 +45,7 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
   rm -f "$dir/DONE"  # being (re)done: not done until it finishes, for a gather or another preset meanwhile
   TH="--threads=${THREADS:-$RUN_THREADS}"
   if [ -n "${NGPU:-}" ] && [ "$NGPU" -gt 0 ]; then export CUDA_VISIBLE_DEVICES=$(( ${SLOT:-0} % NGPU )); fi
-  echo "start $dir (log: $dir/log.txt)"; t0=$SECONDS
+  echo "start $dir (log: $dir/log.txt)${WHY:+; redone: settings changed since it finished: $WHY}"; t0=$SECONDS
   rm -f "$dir/FAILED"
   stage() { echo "== $1" >> "$dir/log.txt"; shift; "$@" >> "$dir/log.txt" 2>&1; }
   # appended, never emptied: a resumed run keeps the log of its earlier part; each start says when, what and at which commit
@@ -90,9 +90,12 @@ N=$($PY presets.py jobs "$PRESET" "$OUT")  # OUT/jobs.txt: one line per run (pre
 
 CLAIMS=$([ "$STUDY" = 1 ] && echo claims_v1.md || echo claims.md)  # a study's claims.md is study.py's (prereg2)
 draw() {  # figures and claims from every finished run (plot_figures prints the claims' verdicts)
+  # the scripts echo each override; here the preset set them, so those lines are dropped
   "$PY" plot_figures.py --sweep_dir="$OUT" --fig_dir="$ROOT/figures/$PRESET" --claims="$ROOT/results/$RESULTS/$CLAIMS" \
-    --fig3_d="$FIG3_D" --sigma_incs="$SIGMA_INCS"
-  if [ "$STUDY" = 1 ]; then "$PY" study.py --sweep_dir="$OUT" --fig_dir="$ROOT/figures/$PRESET" --results="$ROOT/results/$RESULTS"; fi
+    --fig3_d="$FIG3_D" --sigma_incs="$SIGMA_INCS" | sed '/^override /d'
+  if [ "$STUDY" = 1 ]; then
+    "$PY" study.py --sweep_dir="$OUT" --fig_dir="$ROOT/figures/$PRESET" --results="$ROOT/results/$RESULTS" | sed '/^override /d'
+  fi
   echo "figures in $ROOT/figures/$PRESET, claims and metrics.csv in $ROOT/results/$RESULTS"
 }
 

@@ -128,6 +128,9 @@ if __name__ == '__main__':
             if result_settings(old['sample']) == result_settings(config) and same_data(old['data'], data['config']):
                 print(f"step {step}: samples exist, skipped")
                 continue
+            was, now = result_settings(old['sample']), result_settings(config)
+            why = ', '.join(f"{k} {was.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k))
+            print(f"step {step}: samples exist with other settings ({why or 'another dataset'}): redone")
         todo.append((step, paths))
     n_calls = len(Diffusion(first['diffusion_args']['T']).timesteps(sample_steps))
     print(f"sampling {len(todo)} checkpoint(s) x {len(outs)} label set(s) x {n_samples} images x {n_calls} network calls", flush=True)

@@ -251,4 +251,4 @@ if __name__ == '__main__':
         fig_where(r, fig_dir, dpi)
     print(f"wrote {results}/claims.md and {results}/probes.csv\n\nv2 (prereg2.py) verdicts:")
     for c, _, sd, v in rows:
-        print(f"  {c}: {v} [{sd}]")
+        print(f"  {c}: {v}; {sd}")

@@ -1399,3 +1399,18 @@ def test_look_at_a_runs_samples_and_fig_loss_says_why(tmp_path):
         run_here('plot_figures.py', f'--run={d}', '--step=10')
     why = plot_figures.fig_loss(str(tmp_path / 'sweep'), '', str(tmp_path / 'figs'), 50)  # loss.csv: a header, no row
     assert 'fewer than 2 rows' in why and not (tmp_path / 'figs').exists()
+
+
+def test_a_redone_run_says_which_setting_changed(tmp_path):
+    """A rerun that redoes a finished run names what changed since its DONE (presets.changed, printed by run_all.sh
+    at the run's start); an unchanged run names nothing."""
+    import presets
+    p = presets.get('study-tiny')
+    sig = presets.signature(p, 1.0, 1.0, 1.0, None, 3)
+    (tmp_path / 'DONE').write_text(sig)
+    assert presets.changed(str(tmp_path), sig) == ''
+    q = dict(p, train=dict(p['train'], lr=1e-3), probe=dict(p['probe'], n_probe=64))
+    why = presets.changed(str(tmp_path), presets.signature(q, 1.0, 1.0, 1.0, None, 3))
+    assert why == 'train lr 0.0003 -> 0.001, probe n_probe 40 -> 64', why
+    assert presets.changed(str(tmp_path), presets.signature(dict(p, probe=None), 1.0, 1.0, 1.0, None, 3)) == 'probe stage removed'
+    assert presets.changed(str(tmp_path / 'nowhere'), sig) == ''
