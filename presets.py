@@ -82,6 +82,10 @@ PRESETS = {
     'study-more': dict(STUDY, incs=(), sigmas=(), sigma_incs=(), imbal=((0.1, 1.0),), holes=((11, 21),), seeds=(3,), results='study'),
     # the study's exploratory phase: its d = 1 run on seeds 0-2 (seen before v2 was committed; never confirmatory)
     'study-explore': dict(STUDY, incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(0, 1, 2)),
+    # the study at width 16 (issue 31; exploratory, not in v2): d = 1, the seeds of v2's first confirmatory runs, so each
+    # pairs with its width-8 run in `study`; ~1 h of training per run (width 16 trains at ~140 img/s on one core, earlier
+    # measurements), not yet run
+    'wide': dict(STUDY, incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(3, 4, 5), train=dict(STUDY['train'], width=16)),
     # the paper's model (train.py's defaults), schedule and sweep: 123 runs of 320,000 steps, for GPUs
     'paper': dict(incs=tuple(round(0.1 * i, 1) for i in range(1, 11)), sigmas=tuple(round(0.1 * i, 1) for i in range(1, 11)),
                   sigma_incs=(0.1, 0.5, 1.0), imbal=((0.1, 1.0), (0.1, 0.5)), hole_d=0.1, holes=((13, 19), (11, 21)),
