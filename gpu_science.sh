@@ -53,15 +53,20 @@ $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_av
 mkdir -p "$RUN"
 stage make_data "$PY" make_data.py --out_dir="$RUN" "${DATA[@]}"
 stage train "$PY" train.py --out_dir="$RUN" --device=$DEV "${TRAIN[@]}" "${FAST[@]}"
-grep -a "done:\|stopped" "$OUT/logs/train.txt" | tail -n 2 || true
-# the GPU samples while the CPUs score each file as it is written; then the probes
-say "sample (and analyze beside it)"
-timeout "$(left)" "$PY" sample.py --out_dir="$RUN" --device=$DEV "${SAMP[@]}" "${FAST[@]}" > "$OUT/logs/sample.txt" 2>&1 & SP=$!
-stage analyze "$PY" analyze.py --out_dir="$RUN" --umap_seeds=1 --follow=$SP
-rc=0; wait $SP || rc=$?
-if [ $rc = 124 ]; then SKIPPED+=("sample (cut at the time box)"); elif [ $rc != 0 ]; then
-  tail -n 20 "$OUT/logs/sample.txt"; echo "error: sample failed (logs/sample.txt)"; exit 1; fi
-stage probe "$PY" probe.py --out_dir="$RUN" --device=$DEV "${PROBE[@]}"
+grep -a "done:\|stopped" "$OUT/logs/train.txt" 2> /dev/null | tail -n 2 || true
+if ! ls "$RUN"/ckpt_*.pt > /dev/null 2>&1; then
+  SKIPPED+=("sample" "analyze" "probe (no checkpoint)")
+elif [ "$(left)" -le 5 ]; then
+  SKIPPED+=("sample" "analyze" "probe")
+else  # the GPU samples while the CPUs score each file as it is written; then the probes
+  say "sample (and analyze beside it)"
+  timeout "$(left)" "$PY" sample.py --out_dir="$RUN" --device=$DEV "${SAMP[@]}" "${FAST[@]}" > "$OUT/logs/sample.txt" 2>&1 & SP=$!
+  stage analyze "$PY" analyze.py --out_dir="$RUN" --umap_seeds=1 --follow=$SP
+  rc=0; wait $SP || rc=$?
+  if [ $rc = 124 ]; then SKIPPED+=("sample (cut at the time box)"); elif [ $rc != 0 ]; then
+    tail -n 20 "$OUT/logs/sample.txt"; echo "error: sample failed (logs/sample.txt)"; exit 1; fi
+  stage probe "$PY" probe.py --out_dir="$RUN" --device=$DEV "${PROBE[@]}"
+fi
 if [ -f "$RUN/metrics.npz" ]; then
   stage figures "$PY" plot_figures.py --sweep_dir="$W/sweep" --fig_dir="$OUT" --claims="$OUT/claims_v1.md" --sigma_incs=
   stage study "$PY" study.py --sweep_dir="$W/sweep" --fig_dir="$OUT" --results="$OUT"
@@ -69,7 +74,8 @@ fi
 rm -f "$OUT"/*.pdf
 {
   echo "gpu_science.sh on $DEV: $((SECONDS - T0)) s in all (time box ${LIMIT} s)"
-  grep -a "done:\|stopped" "$OUT/logs/train.txt" | tail -n 1 || true
-  echo "checkpoints: $(ls "$RUN" | grep -c '^ckpt_') ; sampled and scored: $(ls "$RUN" | grep -c '^samples_') ; probed: $(ls "$RUN" | grep -c '^probes_')"
+  grep -a "done:\|stopped" "$OUT/logs/train.txt" 2> /dev/null | tail -n 1 || true
+  n() { find "$RUN" -maxdepth 1 -name "$1" | wc -l; }
+  echo "checkpoints: $(n 'ckpt_*.pt'); sampled: $(n 'samples_*.npz'); probed: $(n 'probes_*.npz')"
   if [ ${#SKIPPED[@]} -gt 0 ]; then echo "left out (time box): ${SKIPPED[*]}"; else echo "left out: nothing"; fi
 } | tee "$OUT/SUMMARY.txt"
