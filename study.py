@@ -13,7 +13,6 @@ Seeds below prereg2.CONFIRMATORY are shown as exploratory and never enter a verd
 """
 import csv
 import glob
-import json
 import os
 import subprocess
 
@@ -172,7 +171,8 @@ def fig_onsets(groups, fig_dir, dpi):
                              squeeze=False, constrained_layout=True)
     for ax, (label, rs) in zip(axes[0], groups):
         last = max(r['id']['step'][-1] for r in rs)
-        for y, o in enumerate(prereg2.onsets(rs)):
+        ons = prereg2.onsets(rs)
+        for y, o in enumerate(ons):
             expl = o['seed'] < prereg2.CONFIRMATORY
             for (lo, hi), dy, c, name in ((o['K'], 0.15, 'g', 'knows where'), (o['S'], -0.15, 'k', 'draws right')):
                 ax.barh(y + dy, (min(hi, last * 1.05) - lo), left=lo, height=0.26, color=c, alpha=0.35 if expl else 0.8,
@@ -180,12 +180,12 @@ def fig_onsets(groups, fig_dir, dpi):
                 if not np.isfinite(hi):
                     ax.annotate('never', (last * 1.05, y + dy), fontsize=5, va='center')
         ax.set_yticks(range(len(rs)), [f"seed {o['seed']}" + (' (expl.)' if o['seed'] < prereg2.CONFIRMATORY else '')
-                                       for o in prereg2.onsets(rs)], fontsize=6)
+                                       for o in ons], fontsize=6)
         ax.set_xlim(0, last * 1.15), ax.set_ylim(-0.6, len(rs) - 0.4)
-        ax.set_xlabel('training step (a bar spans the two checkpoints between which it happened)'), ax.set_title(label)
+        ax.set_xlabel('training step'), ax.set_title(label)
         ax.legend(fontsize=5.5, loc='upper center', bbox_to_anchor=(0.5, -0.32), ncol=2, frameon=False)
-    fig.suptitle('Where before how: when each seed first knows where (one-step prediction at t = %d) and first draws right'
-                 % prereg2.T_MID, fontsize=7)
+    fig.suptitle('Where before how: when each seed first knows where (one-step prediction at t = %d) and first draws right\n'
+                 '(a bar spans the two checkpoints between which it happened)' % prereg2.T_MID, fontsize=7)
     save(fig, fig_dir, 'onsets', dpi)
 
 
