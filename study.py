@@ -32,6 +32,8 @@ sweep_dir = 'out/study'        # folder of run folders (metrics.npz, probes_*.np
 fig_dir = 'figures/study'      # where the study's figures go
 results = 'results/study'      # holds metrics.csv (read) and probes.csv, claims.md (written)
 dpi = 110                      # PNG resolution
+widths = ''                    # instead: comma-separated results folders whose d = 1 runs go into {fig_dir}/widths.png
+                               # (one onset pair per width and seed; a folder with probes_t300.csv is gpu_science.sh's)
 # -----------------------------------------------------------------------------
 SCALARS = ('acc_q', 'acc_p', 'acc_r', 'acc_a', 'oracle_q', 'dec_q_x0', 'dec_p_x0', 'dec_q_l4', 'dec_p_l4', 'dec_q_l4_gain', 'dec_r_l4')
 
@@ -189,6 +191,49 @@ def fig_onsets(groups, fig_dir, dpi):
     save(fig, fig_dir, 'onsets', dpi)
 
 
+def width_onsets(folder):
+    """[(width, seed, K, S, where)] of a results folder's d = 1, sigma = 1 runs: K on every probe checkpoint (t = T_MID),
+    S (Alg. 1) on every sampled one, both by prereg2's rule (>= FRAC x the ceiling). A folder holding probes_t300.csv
+    and sampler.csv is the GPU run's (results/gpu-science: tables transcribed from its logs; its probe oracle is 1.0,
+    read from the probes files that came back, as on the CPU: the same probe inputs)."""
+    if os.path.exists(os.path.join(folder, 'probes_t300.csv')):
+        p = np.genfromtxt(os.path.join(folder, 'probes_t300.csv'), delimiter=',', names=True)
+        m = np.genfromtxt(os.path.join(folder, 'sampler.csv'), delimiter=',', names=True)
+        k = prereg2.first_reached(p['step'], prereg2.reached(p['acc_label_t300'], np.ones(len(p))))
+        return [(64, 0, k, prereg2.first_reached(m['step'], prereg2.reached(m['acc'], m['oracle'])), 'H200')]
+    kept = read_probes_csv(os.path.join(folder, 'probes.csv'))
+    return [(int(r['train'].get('width', 64)), r['seed'], prereg2.knows_where(kept[r['name']], grid=None),
+             prereg2.draws_right(r['id'], grid=None), 'CPU') for r in read_metrics_csv(os.path.join(folder, 'metrics.csv'))
+            if r['dx'] == r['dy'] == 1 and r['sigma'] == 1 and not r['hole'] and r['name'] in kept]
+
+
+def fig_widths(folders, fig_dir, dpi):
+    """Exploratory: per width and seed, when it knows where and when it draws right (as onsets.png)."""
+    rows = sorted({(w, sd): (k, s, where) for f in folders for w, sd, k, s, where in width_onsets(f)}.items())
+    if not rows:
+        fail(f"no d = 1 run with probes in {', '.join(folders)}")
+    last = 1.1 * max(x for _, (k, s, _) in rows for x in k + s if np.isfinite(x))
+    fig, ax = plt.subplots(figsize=(6, 1.4 + 0.28 * len(rows)), constrained_layout=True)
+    for y, ((w, sd), (k, s, where)) in enumerate(rows):
+        for (lo, hi), dy, c, name in ((k, 0.15, 'g', 'knows where'), (s, -0.15, 'k', 'draws right')):
+            ax.barh(y + dy, min(hi, last) - lo, left=lo, height=0.26, color=c, alpha=0.8, label=name if y == 0 else None)
+            if not np.isfinite(hi):
+                ax.annotate('never', (last, y + dy), fontsize=5, va='center')
+    ax.set_yticks(range(len(rows)), [f"width {w}, seed {sd} ({where})" for (w, sd), (_, _, where) in rows], fontsize=6)
+    ax.set_xlim(0, last * 1.08), ax.set_ylim(len(rows) - 0.4, -0.6), ax.set_xlabel('training step')
+    ax.legend(fontsize=5.5, loc='lower right')
+    missing = [w for w in (8, 16, 64) if w not in {w for (w, _), _ in rows}]
+    if missing:
+        ax.annotate('not run yet: width ' + ', '.join(map(str, missing)), (0.99, 0.99), xycoords='axes fraction', ha='right',
+                    va='top', fontsize=6, color='0.4')
+    ax.set_title('Exploratory, d = 1: when each width knows where (one-step, t = %d) and draws right (Alg. 1), >= %g x ceiling\n'
+                 'width 8 and 16: lr 2e-3, cosine to 16,000 steps (CPU); width 64: the paper\'s 3e-4, constant (H200, DDIM-100)'
+                 % (prereg2.T_MID, prereg2.FRAC), fontsize=6.5)
+    save(fig, fig_dir, 'widths', dpi)
+    for (w, sd), (k, s, where) in rows:
+        print(f"width {w} seed {sd} ({where}): knows where ({k[0]:.0f}, {k[1]:.0f}], draws right ({s[0]:.0f}, {s[1]:.0f}]")
+
+
 def write_claims(path, rows, runs, commit, hybrids=()):
     with open(path + '.tmp', 'w') as f:
         f.write(f"# Where before how: the second pre-registered analysis (v2)\n\nRules: `prereg2.py` (last changed in "
@@ -221,6 +266,9 @@ if __name__ == '__main__':
     config = configure(globals())
     check(type(dpi) is int and dpi > 0, 'dpi', dpi, 'a positive integer')
     plt.rcParams.update(STYLE)
+    if widths:
+        fig_widths([f.strip() for f in widths.split(',') if f.strip()], fig_dir, dpi)
+        raise SystemExit
     table = os.path.join(results, 'metrics.csv')
     runs = read_metrics_csv(table)
     if not runs:
