@@ -27,7 +27,7 @@ import torch
 from bumps import render
 from configurator import check, configure
 from metrics import accuracy, embed, r_squared, representation
-from model import UNet, Diffusion, autocast, pick_device, set_tf32
+from model import UNet, Diffusion, Packed, autocast, pick_device, set_tf32
 import presets
 
 # -----------------------------------------------------------------------------
@@ -38,6 +38,7 @@ repeats = 5              # timed repeats per measurement (the median is reported
 n_eval = 500             # samples per evaluation (the paper's 500), all in one batch
 runs_per_gpu = '1,2,4,8' # processes sharing one GPU for the aggregate training throughput ('' = skip; CUDA only)
 share_seconds = 20.0     # seconds each sharing process trains while timed
+packs = '1,2,4,8,16'     # K runs trained as one packed network (train_pack.py) for the aggregate rate ('' = skip)
 dry = False              # tiny model, batch and sizes: the whole bench in well under a minute on a CPU
 scoring_only = False     # only time the scoring of one evaluation (Alg. 1, UMAP seeds, manifold metrics) and stop
 worker = ''              # internal: 'train' = one sharing process (prints its img/s)
@@ -157,6 +158,45 @@ def sharing(winners, ks, dev, seconds, model, dry):
     return res
 
 
+def make_packed_step(args, batch, lr, K, use, dev):
+    """One training step of K runs packed as train_pack.py trains them (each its own batch, t and noise; AdamW over
+    the stacked weights), with the eager levers in `use` (tf32, bf16, fused_adam; a packed network is not compiled)."""
+    set_tf32('tf32' in use)
+    net = Packed(args, range(K), dev)
+    opt = torch.optim.AdamW(list(net.params.values()), lr=lr, fused=True if 'fused_adam' in use else None)
+    diff = Diffusion().to(dev)
+    size = args['size']
+    x0 = torch.rand(K, batch, 1, size, size, device=dev) * 2 - 1
+    mu = torch.rand(K, batch, 2, device=dev) * size
+    dtype = 'bfloat16' if 'bf16' in use else 'float32'
+
+    def step():
+        t = torch.randint(0, diff.T, (K, batch), device=dev)
+        noise = torch.randn_like(x0)
+        xt = diff.q_sample(x0.flatten(0, 1), t.flatten(), noise.flatten(0, 1)).view_as(x0)
+        with autocast(dev, dtype):
+            loss = (net(xt, t, mu).float() - noise).pow(2).mean((2, 3, 4)).mean(1).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def packed(ks, winners, args, batch, lr, dev, repeats, sync, solo):
+    """Aggregate training img/s of K runs packed into one network, against the solo step's `solo` rate."""
+    eager = [w for w in winners if w not in ('compile', 'cudagraphs', 'channels_last')]
+    print(f"\nK runs packed as one network (train_pack.py; levers: {'+'.join(eager) or 'none'}; solo fast path {solo:.1f} img/s):")
+    res = {}
+    for k in ks:
+        try:
+            res[k] = k * batch / timed(make_packed_step(args, batch, lr, k, set(eager), dev), repeats, sync)
+        except Exception as e:  # out of memory at a large K is a result, not a crash
+            print(f"  K = {k:2d}: failed ({type(e).__name__}: {str(e).splitlines()[0][:100]})")
+            continue
+        print(f"  K = {k:2d}: {res[k]:9.1f} img/s together ({res[k] / k:.1f} per run; x{res[k] / solo:.2f} the solo fast path)", flush=True)
+    return res
+
+
 def scoring_seconds(args, n_eval, a, seed=0):
     """Wall time of scoring one evaluation as analyze.py does it: Alg. 1, UMAP with each of analyze.py's umap_seeds
     (seed 0 gives the paper's R^2, the others umap_r2_sd) and the manifold metrics, on n_eval random layer-4 values of
@@ -214,9 +254,10 @@ def worker_train(args, batch, lr, use, dev, rendezvous, seconds):
     print(f"IMG_S {n * batch / (time.perf_counter() - t0):.2f}")
 
 
-def projection(fast, share, ev, batch, cuda):
+def projection(fast, share, ev, batch, cuda, pack=None):
     """Minutes of one paper run and hours of the paper sweep on one device, from the training rate `fast`, the
-    aggregate rates of k runs sharing it, and the seconds of one evaluation; the schedule comes from presets.py."""
+    aggregate rates of k runs sharing it, and the seconds of one evaluation; the schedule comes from presets.py.
+    pack: {K: aggregate img/s of K packed runs}: also the sweep trained K runs at a time as one network."""
     paper = presets.get('paper')
     p = presets.full_settings(paper)[0]
     steps, evals, runs = p['steps'], p['steps'] // p['ckpt_every'] + 1, len(presets.runs(paper))  # evals: + step 0
@@ -226,12 +267,19 @@ def projection(fast, share, ev, batch, cuda):
     sweep_h = runs * (steps * batch / (share.get(best_k, fast) / best_k) + evals * ev) / best_k / 3600
     print(f"\nprojection: one run of {steps:,} steps + {evals} evaluations: {run_min:.1f} min; "
           f"{runs} runs on one {'GPU' if cuda else 'machine'} with {best_k} at a time: {sweep_h:.1f} h")
-    return run_min, sweep_h, best_k
+    pack_h = {}
+    for k, rate in (pack or {}).items():  # ceil(runs / K) packs, each training K runs at `rate` together; evaluations alone
+        pack_h[k] = (-(-runs // k) * steps * batch * k / rate + runs * evals * ev) / 3600
+        print(f"  packed K = {k:2d}: {-(-runs // k)} packs of {steps:,} steps at {rate:.0f} img/s together, then {runs * evals} "
+              f"evaluations at {ev:.1f} s: {pack_h[k]:.1f} h")
+    return run_min, sweep_h, best_k, pack_h
 
 
 if __name__ == '__main__':
     config = configure(globals())
     check(type(repeats) is int and repeats >= 1, 'repeats', repeats, 'an integer >= 1')
+    check(all(k.strip().isdigit() and int(k) > 0 for k in str(packs).split(',') if k.strip()), 'packs', packs,
+          "comma-separated positive integers (e.g. '1,2,4,8') or ''")
     check(all(k.strip().isdigit() and int(k) > 0 for k in str(runs_per_gpu).split(',') if k.strip()), 'runs_per_gpu',
           runs_per_gpu, "comma-separated positive integers (e.g. '2,4,8') or ''")
     TRAIN, _, ANALYZE = presets.full_settings(presets.get(model))
@@ -264,12 +312,16 @@ if __name__ == '__main__':
     sampling, scoring = eval_seconds(args, n_eval, ANALYZE, cwin, dev, sync)
     ks = [int(k) for k in runs_per_gpu.split(',') if k.strip()] if cuda else []
     share = sharing(winners, ks, dev, share_seconds, model, dry) if ks else {}
-    run_min, sweep_h, best_k = projection(fast, share, sampling + scoring, batch, cuda)
+    pk = [int(k) for k in str(packs).split(',') if k.strip()]
+    pack = packed(pk, winners, args, batch, lr, dev, repeats, sync, fast) if pk else {}
+    run_min, sweep_h, best_k, pack_h = projection(fast, share, sampling + scoring, batch, cuda, pack)
     out.update(train_img_s_plain=round(plain, 1), train_img_s_paper=round(fast, 1), train_speedup_paper=round(fast / plain, 3),
                train_levers=winners, call_img_s_plain=round(cplain, 1), call_img_s_fast=round(cfast, 1), call_levers=cwin,
                eval_seconds_paper=round(sampling + scoring, 1), eval_sampling_s=round(sampling, 1), eval_scoring_s=round(scoring, 1),
                paper_run_minutes=round(run_min, 1), sweep_hours_one_gpu=round(sweep_h, 1), runs_per_gpu_best=best_k,
                aggregate_img_s={str(k): round(v, 1) for k, v in share.items()},
+               packed_img_s={str(k): round(v, 1) for k, v in pack.items()}, packed_sweep_hours={str(k): round(v, 1) for k, v in pack_h.items()},
+               packed_best_k=max(pack, key=pack.get) if pack else None,
                peak_mem_mib=round(torch.cuda.max_memory_allocated() / 2 ** 20 if cuda else
                                   resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     print(json.dumps(out))

@@ -78,14 +78,14 @@ def config_block(path):
     return rows
 
 
-def print_help(g):
+def print_help(g, also=()):
     """The docstring's usage lines, then every setting with its default and meaning."""
     doc = (g.get('__doc__') or '').strip().splitlines()
     print(doc[0] if doc else '')
     usage = [line for line in doc if line.strip().startswith(('python ', 'bash ', 'GPU_CHECK'))]
     if usage:
         print('\nusage:\n' + '\n'.join(usage))
-    rows = config_block(g['__file__'])
+    rows = [row for path in (g['__file__'], *also) for row in config_block(path)]
     print('\nsettings (--key=value; default, meaning):')
     w = max(len(name) for name, _, _ in rows)
     for name, default, comment in rows:
@@ -108,15 +108,19 @@ def _parse(key, text, default):
     return value
 
 
-def configure(g, argv=None):
-    """Apply --key=value overrides to the config globals `g`; return {key: value} of all settings. From here on a
+def configure(g, argv=None, also=()):
+    """Apply --key=value overrides to the config globals `g`; return {key: value} of all settings. `also`: scripts
+    whose settings this one shares (their defaults join `g`; train_pack.py takes train.py's). From here on a
     SettingError anywhere in the script ends it with one line (one_line_errors)."""
     sys.excepthook = one_line_errors
-    keys = [name for name, _, _ in config_block(g['__file__'])]
+    for path in also:
+        for name, value, _ in config_block(path):
+            g.setdefault(name, value)
+    keys = [name for path in (g['__file__'], *also) for name, _, _ in config_block(path)]
     argv = sys.argv[1:] if argv is None else argv
     if '--help' in argv or '-h' in argv:
         try:
-            print_help(g)
+            print_help(g, also)
             sys.stdout.flush()
         except BrokenPipeError:  # `--help | head`: the reader has what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -130,6 +130,32 @@ class UNet(nn.Module):
         return (eps, feats) if return_features else eps
 
 
+class Packed:
+    """K UNets of one architecture as stacked weights {name: (K, ...)} and one vmapped forward pass over them
+    (train_pack.py, bench.py): each model initialised exactly as train.py initialises a run with that seed."""
+
+    def __init__(self, model_args, seeds, device):
+        self.base = UNet(**model_args).to(device)  # holds the structure only; its own weights are never used
+        for m in self.base.modules():
+            if isinstance(m, SelfAttention):
+                m.fused = False  # the fused kernel has no vmap rule on CUDA (bench.py saw it fail); same weights, same maths
+        self.names = [n for n, _ in self.base.named_parameters()]
+        inits = []
+        for s in seeds:  # each run's init exactly as train.py draws it: manual_seed, then the UNet
+            torch.manual_seed(s)
+            inits.append(UNet(**model_args).state_dict())
+        self.params = {n: torch.stack([sd[n] for sd in inits]).to(device).requires_grad_() for n in self.names}
+        self.K = len(seeds)
+
+    def __call__(self, x, t, mu):
+        """x (K, B, 1, H, W), t (K, B), mu (K, B, 2) -> eps (K, B, 1, H, W)."""
+        return torch.func.vmap(lambda p, x, t, mu: torch.func.functional_call(self.base, p, (x, t, mu)))(self.params, x, t, mu)
+
+    def state(self, k, tensors=None):
+        """Run k's weights as a solo state_dict (copies: a view would save the whole stack)."""
+        return {n: (tensors or self.params)[n][k].detach().clone() for n in self.names}
+
+
 # ----------------------------------------------------------------------------- DDPM maths
 
 class Diffusion(nn.Module):

@@ -1431,3 +1431,82 @@ def test_gpu_science_dry_run(tmp_path):
     p = subprocess.run(['bash', os.path.join(HERE, 'gpu_science.sh'), str(tmp_path / 'b')], capture_output=True, text=True,
                        env={**env, 'LIMIT_MIN': '0.15'}, timeout=600)
     assert p.returncode == 0 and 'left out (time box):' in (tmp_path / 'b' / 'SUMMARY.txt').read_text(), p.stdout[-3000:]
+
+
+# ----------------------------------------------------------------------------- packed training (train_pack.py)
+
+def test_packed_gradients_equal_solo():
+    """K models packed (train_pack.Packed): the same initial weights as each solo run's, and one step's losses and
+    gradients equal each solo model's to float tolerance (the attention runs unfused under vmap)."""
+    from model import Packed
+    args = dict(width=8, attn_res='8,4', pe_dim=16, size=16)
+    net = Packed(args, (3, 4), 'cpu')
+    g = torch.Generator().manual_seed(0)
+    x, t, mu = torch.randn(2, 5, 1, 16, 16, generator=g), torch.randint(0, 1000, (2, 5), generator=g), torch.rand(2, 5, 2, generator=g) * 16
+    noise = torch.randn(2, 5, 1, 16, 16, generator=g)
+    loss = (net(x, t, mu) - noise).pow(2).mean((2, 3, 4)).mean(1)
+    loss.sum().backward()
+    for k, seed in enumerate((3, 4)):
+        torch.manual_seed(seed)
+        solo = UNet(**args)
+        assert all(torch.equal(solo.state_dict()[n], net.params[n][k].detach()) for n in net.names)  # the same init
+        ls = (solo(x[k], t[k], mu[k]) - noise[k]).pow(2).mean()
+        ls.backward()
+        assert abs(ls.item() - loss[k].item()) < 1e-6 * ls.item()
+        for n, p in solo.named_parameters():
+            scale = p.grad.abs().max().item() + 1e-12
+            assert (net.params[n].grad[k] - p.grad).abs().max().item() < 1e-4 * scale, n
+    assert not torch.equal(net.params['outc.weight'][0], net.params['outc.weight'][1])  # two different models
+
+
+def test_packed_training_equals_solo_runs_resumes_and_loads_as_solo(tmp_path):
+    """Two runs (different data and seeds) trained packed write what their solo runs write: the same config (but the
+    folder), loss.csv to float tolerance and weights within a few lr of each other after 6 AdamW steps (Adam's first
+    steps move each weight by ~lr whatever the gradient's size, so rounding can flip a near-zero one). A packed run
+    killed with SIGKILL resumes to the uninterrupted packed run's weights exactly; and train.py resumes a packed
+    checkpoint as its own (sample.py reads it)."""
+    import signal
+    import time
+    dirs = {n: tmp_path / n for n in ('pa', 'pb', 'sa', 'sb', 'ka', 'kb')}
+    for n, d in dirs.items():
+        run('make_data.py', f'--out_dir={d}', '--size=16', '--dx=2.0' if n[1] == 'a' else '--dx=1.0', '--dy=2.0')
+    args = [*TINY_MODEL, '--batch_size=8', '--ckpt_every=3', '--log_every=2', '--ema=0.9']
+    run('train_pack.py', f"--out_dirs={dirs['pa']},{dirs['pb']}", '--seeds=3,4', *args, '--steps=6')
+    run('train.py', f"--out_dir={dirs['sa']}", '--seed=3', *args, '--steps=6')
+    run('train.py', f"--out_dir={dirs['sb']}", '--seed=4', *args, '--steps=6')
+    ck = lambda d, s: torch.load(d / f'ckpt_{s:07d}.pt', weights_only=True)
+    for p, s in (('pa', 'sa'), ('pb', 'sb')):
+        a, b = ck(dirs[p], 6), ck(dirs[s], 6)
+        assert {k: v for k, v in a['config'].items() if k != 'out_dir'} == {k: v for k, v in b['config'].items() if k != 'out_dir'}
+        assert all(torch.equal(ck(dirs[p], 0)['model'][n], ck(dirs[s], 0)['model'][n]) for n in b['model'])
+        for key in ('model', 'ema'):
+            assert max((a[key][n] - b[key][n]).abs().max().item() for n in b[key]) < 3e-3, key  # lr 3e-4
+        assert a['optimizer']['param_groups'] == b['optimizer']['param_groups'] and torch.equal(a['rng'], b['rng'])
+        la, lb = (np.loadtxt(d / 'loss.csv', delimiter=',', skiprows=1) for d in (dirs[p], dirs[s]))
+        assert la.shape == lb.shape == (3, 8) and np.allclose(la[:, :7], lb[:, :7], rtol=1e-4)
+    assert not np.allclose(np.loadtxt(dirs['pa'] / 'loss.csv', delimiter=',', skiprows=1)[:, 1],
+                           np.loadtxt(dirs['pb'] / 'loss.csv', delimiter=',', skiprows=1)[:, 1])
+    # SIGKILL once a checkpoint past step 0 is written, then rerun: the same weights as the uninterrupted run
+    long = [f"--out_dirs={dirs['ka']},{dirs['kb']}", '--seeds=3,4', *args, '--steps=60']
+    run('train_pack.py', f"--out_dirs={dirs['pa']},{dirs['pb']}", '--seeds=3,4', *args, '--steps=60')
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, 'train_pack.py'), *long], cwd=HERE, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    while not (dirs['kb'] / 'ckpt_0000009.pt').exists() and p.poll() is None:
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL), p.wait()
+    assert p.returncode == -signal.SIGKILL and not (dirs['kb'] / 'ckpt_0000060.pt').exists()
+    out = run('train_pack.py', *long).stdout
+    assert 'resumed 2 runs at step' in out
+    for k, pk in (('ka', 'pa'), ('kb', 'pb')):
+        a, b = ck(dirs[k], 60), ck(dirs[pk], 60)
+        assert all(torch.equal(a['model'][n], b['model'][n]) and torch.equal(a['ema'][n], b['ema'][n]) for n in b['model'])
+        assert all(torch.equal(a['optimizer']['state'][i]['exp_avg_sq'], b['optimizer']['state'][i]['exp_avg_sq'])
+                   for i in b['optimizer']['state'])
+    # a packed checkpoint is a solo one: train.py resumes it (to 66 steps) and sample.py samples it
+    out = run('train.py', f"--out_dir={dirs['ka']}", '--seed=3', *args, '--steps=66').stdout
+    assert 'resumed from' in out and 'ckpt_0000060.pt' in out
+    run('sample.py', f"--out_dir={dirs['ka']}", '--ckpts=66', '--n_samples=8', '--sample_steps=3')
+    assert (dirs['ka'] / 'samples_0000066.npz').exists()
+    # runs stopped at different steps are refused in one line, nothing written
+    bad = run('train_pack.py', f"--out_dirs={dirs['ka']},{dirs['kb']}", '--seeds=3,4', *args, '--steps=70', ok=False)
+    assert bad.returncode == 2 and 'stopped at different steps' in bad.stderr and not (dirs['kb'] / 'ckpt_0000070.pt').exists()
