@@ -14,6 +14,7 @@ run_all.sh's own calls (it keeps the shell work: xargs, flock, logs):
 import glob
 import os
 import shlex
+import subprocess
 import sys
 
 from configurator import SettingError, config_block, parse_overrides
@@ -261,6 +262,50 @@ def sbatch(p, out, n, env):
     return '\n'.join(lines) + '\n', cpt, gpt
 
 
+def pack(p, out, k, threads):
+    """PACK=k (run_all.sh): train the preset's unfinished runs k at a time as one network (train_pack.py), each after
+    its make_data stage, logging into each run's log.txt as a solo run does; run_all.sh's jobs then find them trained
+    and only evaluate. Runs are packed only with runs of the same training settings stopped at the same step."""
+    from artifacts import checkpoints
+    groups = {}
+    for r in runs(p):
+        d, sig = os.path.join(out, run_name(*r)), signature(p, *r)
+        if os.path.islink(d) or is_done(d, sig) or reusable(d, sig):
+            continue
+        train = stage_settings(p, *r[:4])['train']
+        last = max(checkpoints(d), default=0) if os.path.isdir(d) else 0
+        if last < train.get('steps', defaults('train')['steps']):
+            groups.setdefault((tuple(flags(train)), last), []).append((d, r))
+    for (train, last), members in groups.items():
+        for i in range(0, len(members), k):
+            chunk = members[i:i + k]
+            dirs = [d for d, _ in chunk]
+            for d, r in chunk:
+                os.makedirs(d, exist_ok=True)
+                log(d, 'make_data', [os.path.join(HERE, 'make_data.py'), f'--out_dir={d}', *flags(stage_settings(p, *r[:4])['make_data'])])
+            print(f"packed training of {len(dirs)} runs from step {last}: {', '.join(os.path.basename(d) for d in dirs)}", flush=True)
+            cmd = [os.path.join(HERE, 'train_pack.py'), f"--out_dirs={','.join(dirs)}", f"--seeds={','.join(str(r[4]) for _, r in chunk)}",
+                   *train, f'--threads={threads}']
+            log(dirs, f"train (packed: {len(dirs)} runs in one network, train_pack.py)", cmd)
+
+
+def log(dirs, stage, cmd):
+    """Run `python cmd` with its output appended to the first run folder's log.txt under '== stage' (as run_all.sh's
+    stages; the heartbeat shows its progress bar); the others' logs point there."""
+    dirs = [dirs] if isinstance(dirs, str) else dirs
+    for d in dirs[1:]:
+        with open(os.path.join(d, 'log.txt'), 'a') as f:
+            f.write(f"== {stage}: its output is in {os.path.join(dirs[0], 'log.txt')}\n")
+    with open(os.path.join(dirs[0], 'log.txt'), 'a') as f:
+        f.write(f"== {stage}\n")
+        f.flush()
+        rc = subprocess.run([sys.executable, *cmd], stdout=f, stderr=subprocess.STDOUT).returncode
+    if rc:
+        with open(os.path.join(dirs[0], 'log.txt')) as f:
+            last = [line for line in f.read().replace('\r', '\n').splitlines() if line.strip()][-1:] or ['?']
+        raise SettingError(f"{stage} failed for {', '.join(dirs)}: {last[0]}")
+
+
 def write(path, text):
     with open(path + '.tmp', 'w') as f:
         f.write(text)
@@ -298,6 +343,8 @@ def main(argv):
         print(f"{shell(p)} SEED={seed} SIG={shlex.quote(sig)} DONE_SAME={int(done)} DO_PROBE={int(st['probe'] is not None)} "
               f"WHY={shlex.quote('' if done else changed(d, sig))} "
               f"REUSE={shlex.quote(reusable(d, sig))}")
+    elif cmd == 'pack':  # PRESET OUT K THREADS: train the unfinished runs K at a time as one network (run_all.sh PACK=K)
+        pack(get(argv[1]), argv[2], int(argv[3]), int(argv[4]))
     elif cmd == 'sbatch':
         p, out = get(argv[1]), argv[2]
         n = sum(1 for _ in open(os.path.join(out, 'jobs.txt')))
@@ -314,7 +361,7 @@ def main(argv):
             if stage != 'make_data' and s is not None:
                 print(f"{stage}: {' '.join(flags(s))}")
     else:
-        raise SettingError(f"bad command {' '.join(argv)!r}: allowed are shell, jobs, run, sbatch or a preset "
+        raise SettingError(f"bad command {' '.join(argv)!r}: allowed are shell, jobs, run, pack, sbatch or a preset "
                            f"({', '.join(PRESETS)})")
 
 

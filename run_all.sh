@@ -7,6 +7,8 @@
 #   SEEDS=1,2 bash run_all.sh cpu      # the preset's runs with these seeds instead of its own
 #   JOBS=4 THREADS=1 bash run_all.sh   # runs at a time, torch threads per run (defaults: see the end of this file)
 #   OVERLAP=1 bash run_all.sh          # score each checkpoint while the next is sampled (default on a GPU only)
+#   PACK=8 bash run_all.sh paper       # train the runs 8 at a time as one packed network (train_pack.py), then evaluate
+#                                      # each as usual (default 1; on CUDA the K bench.py measured fastest, if it did)
 #   SLURM=1 bash run_all.sh paper      # write out/paper/jobs.txt + sweep.sbatch for `sbatch`, run nothing (README)
 # Rerunning skips finished runs (a DONE file holding the same settings; one finished in another preset's folder is
 # linked: `grid` reuses `cpu`'s runs), resumes unfinished ones and redraws the
@@ -19,6 +21,7 @@ bad() { echo "error: bad $1='$2': allowed is $3" >&2; exit 2; }  # every environ
 [[ "${THREADS:-0}" =~ ^[0-9]+$ ]] || bad THREADS "$THREADS" "an integer >= 0 (0 = all cores)"
 [[ "${JOBS:-1}" =~ ^[1-9][0-9]*$ ]] || bad JOBS "$JOBS" "a positive integer"
 [[ "${HEARTBEAT:-60}" =~ ^[1-9][0-9]*$ ]] || bad HEARTBEAT "$HEARTBEAT" "seconds, a positive integer"
+[[ "${PACK:-1}" =~ ^[1-9][0-9]*$ ]] || bad PACK "$PACK" "a positive integer (runs trained as one network; 1 = each alone)"
 for v in OVERLAP SLURM LOCAL; do [[ "${!v:-0}" =~ ^[01]$ ]] || bad "$v" "${!v}" "0 or 1"; done
 
 if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt)
@@ -124,6 +127,13 @@ if [ "$NGPU" -gt 0 ]; then  # CUDA: one run per GPU, pinned by its xargs slot
 else  # CPU: the preset's threads per run (1 for sweeps, all cores for a one-run preset), as many runs as fit
   CORES=$(getconf _NPROCESSORS_ONLN)
   export THREADS=${THREADS:-$RUN_THREADS}; JOBS=${JOBS:-$(( THREADS > 0 && CORES / THREADS > 0 ? CORES / THREADS : 1 ))}
+fi
+if [ -z "${PACK:-}" ] && [ "$NGPU" -gt 0 ] && [ -f results/gpu/bench.json ]; then  # the K bench.py found fastest on a GPU
+  PACK=$($PY -c "import json; print(json.load(open('results/gpu/bench.json')).get('packed_best_k') or 1)")
+fi
+if [ "${PACK:-1}" -gt 1 ]; then  # training first, K runs per network, one pack at a time with every thread; then the jobs evaluate
+  echo "run_all.sh $PRESET: training the unfinished runs $PACK at a time as one network (PACK=$PACK; logs: each run's log.txt)"
+  $PY presets.py pack "$PRESET" "$OUT" "$PACK" "${THREADS:-0}" || { echo "error: packed training failed: nothing drawn; rerun to resume it" >&2; exit 1; }
 fi
 echo "run_all.sh $PRESET: $N runs, $JOBS at a time, $THREADS thread(s) each (0 = all); each run's progress: its log.txt"
 SWEEP_T0=$(date +%s)

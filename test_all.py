@@ -1360,7 +1360,8 @@ def test_prereg2_layer4_gain_rows():
 # ----------------------------------------------------------------------------- a newcomer's first hour (issue 30)
 
 @pytest.mark.parametrize('var,value', [('THREADS', 'abc'), ('THREADS', '1.5'), ('JOBS', '0'), ('OVERLAP', 'yes'),
-                                       ('SEEDS', 'a'), ('HEARTBEAT', '0'), ('SLURM', '2'), ('LOCAL', 'x')])
+                                       ('SEEDS', 'a'), ('HEARTBEAT', '0'), ('SLURM', '2'), ('LOCAL', 'x'), ('PACK', '0'),
+                                       ('PACK', 'two')])
 def test_run_all_checks_each_environment_setting_first(tmp_path, var, value):
     """Every environment setting of run_all.sh is checked before its first use: one line naming it and what is
     allowed, exit 2, nothing written (not even out/)."""
@@ -1510,3 +1511,35 @@ def test_packed_training_equals_solo_runs_resumes_and_loads_as_solo(tmp_path):
     # runs stopped at different steps are refused in one line, nothing written
     bad = run('train_pack.py', f"--out_dirs={dirs['ka']},{dirs['kb']}", '--seeds=3,4', *args, '--steps=70', ok=False)
     assert bad.returncode == 2 and 'stopped at different steps' in bad.stderr and not (dirs['kb'] / 'ckpt_0000070.pt').exists()
+
+
+def test_run_all_packs_the_training(tmp_path):
+    """PACK=2 bash run_all.sh tiny: the runs are trained two at a time as one network (train_pack.py), then evaluated
+    and drawn as usual; a rerun finds them done."""
+    env = {**os.environ, 'ROOT': str(tmp_path), 'PYTHON': sys.executable, 'PACK': '2', 'OMP_NUM_THREADS': '1'}
+    p = subprocess.run(['bash', os.path.join(HERE, 'run_all.sh'), 'tiny'], capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert 'packed training of 2 runs' in p.stdout
+    logs = {d.name: (d / 'log.txt').read_text() for d in (tmp_path / 'out' / 'tiny').iterdir() if d.is_dir()}
+    assert len(logs) == 5 and all('== train (packed:' in t for t in logs.values())
+    assert sum('2 runs packed' in t for t in logs.values()) == 2  # two packs of two; the fifth run trains alone
+    assert all((tmp_path / 'out' / 'tiny' / n / 'DONE').exists() for n in logs) and (tmp_path / 'results' / 'tiny' / 'claims.md').exists()
+    again = subprocess.run(['bash', os.path.join(HERE, 'run_all.sh'), 'tiny'], capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0 and 'packed training' not in again.stdout and again.stdout.count('(done)') == 5
+
+
+def test_train_pack_help_and_bad_settings(tmp_path, capsys):
+    """train_pack.py --help lists its own settings and train.py's; a seed list that does not match the folders, and
+    a folder that does not exist, are refused in one line before anything is written."""
+    from configurator import SettingError
+    with pytest.raises(SystemExit):
+        run_here('train_pack.py', '--help')
+    out = capsys.readouterr().out
+    assert '--out_dirs' in out and '--seeds' in out and '--ckpt_every' in out and '--lr' in out
+    for d in ('a', 'b'):
+        run('make_data.py', f'--out_dir={tmp_path / d}', '--size=16', '--dx=2.0', '--dy=2.0')
+    with pytest.raises(SettingError, match="bad setting seeds='1'"):
+        run_here('train_pack.py', f"--out_dirs={tmp_path / 'a'},{tmp_path / 'b'}", '--seeds=1')
+    with pytest.raises(SettingError, match='does not exist'):
+        run_here('train_pack.py', f"--out_dirs={tmp_path / 'a'},{tmp_path / 'nope'}")
+    assert sorted(os.listdir(tmp_path / 'a')) == ['data.npz']
