@@ -1420,12 +1420,16 @@ def test_a_redone_run_says_which_setting_changed(tmp_path):
 @pytest.mark.long(order=5)
 def test_gpu_science_dry_run(tmp_path):
     """`GPU_SCIENCE_DRY=1 bash gpu_science.sh DIR`: the paper-model-on-a-GPU script's every step on the CPU at a tiny
-    size: metrics.csv, probes.csv, the study's claims.md, Fig. 3, the where and onsets figures and a SUMMARY; with a
+    size: SUMMARY.txt and one archive holding metrics.csv, probes.csv, the study's claims.md, Fig. 3, the where and
+    onsets figures and the run's probes; with a
     time box too short for everything it still ends cleanly and says what it left out."""
     env = {**os.environ, 'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1', 'GPU_SCIENCE_DRY': '1'}
     p = subprocess.run(['bash', os.path.join(HERE, 'gpu_science.sh'), str(tmp_path / 'a')], capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     a = tmp_path / 'a'
+    assert sorted(os.listdir(a)) == ['SUMMARY.txt', 'gpu-science.tgz']  # the device tool returns at most 8 files
+    subprocess.run(['tar', 'xzf', 'gpu-science.tgz'], cwd=a, check=True)
+    assert len(list((a / 'run').glob('probes_*.npz'))) == 5 and (a / 'logs' / 'probe.txt').exists()
     for name in ('metrics.csv', 'probes.csv', 'claims.md', 'fig3.png', 'onsets.png', 'where_dx1.0_dy1.0_sigma1.0_seed0.png'):
         assert (a / name).stat().st_size > 500, name
     assert 'left out: nothing' in (a / 'SUMMARY.txt').read_text() and not list(a.glob('*.pdf'))
