@@ -11,6 +11,7 @@
 #   bash gpu_check.sh wheels                    # once, where pip can download: umap-learn & co as wheels in .whl/
 #   bash gpu_check.sh OUTDIR                    # on the GPU machine (with .whl/ copied beside this script)
 #   GPU_CHECK_DRY=1 bash gpu_check.sh OUTDIR    # the same steps on the CPU at a tiny size (a test runs it)
+#   bash gpu_check.sh pack OUTDIR               # only the packed-training table (bench.py --packs) and a packed run
 # Budget knobs: TRAIN_MIN (minutes of the real run's training, default 2), BENCH_ARGS (extra bench.py settings).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,7 +22,23 @@ if [ "${1:-}" = wheels ]; then  # pure-Python wheels of what a bare CUDA image m
   $PY -m pip download -q --no-deps --only-binary=:all: -d .whl umap-learn==0.5.12 pynndescent==0.7.0 scikit-dimension==0.5.0
   ls .whl; exit 0
 fi
-[ $# = 1 ] || { echo "error: usage: bash gpu_check.sh OUTDIR (or: bash gpu_check.sh wheels)" >&2; exit 2; }
+if [ "${1:-}" = pack ]; then  # issue 32, ~6 min on an H200: bench.py's packed-K table and a short packed run of 4 runs
+  [ $# = 2 ] || { echo "error: usage: bash gpu_check.sh pack OUTDIR" >&2; exit 2; }
+  OUT=$2; mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd); W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
+  if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then
+    B=(--dry=True --levers= --packs=1,2 --repeats=1); DATA=(--size=16 --dx=2.0 --dy=2.0)
+    RUN=(--width=8 --attn_res=4 --pe_dim=16 --batch_size=8 --steps=10 --ckpt_every=5); DEV=cpu
+  else
+    B=(--levers=tf32,fused_adam --repeats=3 --packs=1,2,4,8,16); DATA=(--dx=1.0 --dy=1.0)
+    RUN=(--steps=320000 --ckpt_every=100000 --time_limit=1 --tf32=True); DEV=cuda
+  fi
+  $PY bench.py --device=$DEV --runs_per_gpu= "${B[@]}" 2>&1 | tee "$OUT/bench_pack.txt"
+  for k in 0 1 2 3; do $PY make_data.py --out_dir="$W/r$k" "${DATA[@]}" > /dev/null; done
+  $PY train_pack.py --out_dirs="$W/r0,$W/r1,$W/r2,$W/r3" --seeds=0,1,2,3 --device=$DEV "${RUN[@]}" 2>&1 | tr '\r' '\n' |
+    grep -av '^\s*$' | tail -n 4 | tee "$OUT/packed_run.txt"
+  exit 0
+fi
+[ $# = 1 ] || { echo "error: usage: bash gpu_check.sh OUTDIR (or: bash gpu_check.sh wheels, bash gpu_check.sh pack OUTDIR)" >&2; exit 2; }
 OUT=$1; mkdir -p "$OUT/logs"; OUT=$(cd "$OUT" && pwd)
 exec > >(tee "$OUT/log.txt") 2>&1
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT

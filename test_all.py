@@ -1532,6 +1532,16 @@ def test_run_all_packs_the_training(tmp_path):
     assert again.returncode == 0 and 'packed training' not in again.stdout and again.stdout.count('(done)') == 5
 
 
+def test_gpu_check_pack_dry_run(tmp_path):
+    """`GPU_CHECK_DRY=1 bash gpu_check.sh pack DIR`: the packed-K table and the packed run, tiny, on the CPU."""
+    env = {**os.environ, 'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1', 'GPU_CHECK_DRY': '1'}
+    p = subprocess.run(['bash', os.path.join(HERE, 'gpu_check.sh'), 'pack', str(tmp_path)], capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    bench = json.loads((tmp_path / 'bench_pack.txt').read_text().strip().splitlines()[-1])
+    assert set(bench['packed_img_s']) == {'1', '2'} and all(v > 0 for v in bench['packed_sweep_hours'].values())
+    assert 'done: 10 steps of 4 runs' in (tmp_path / 'packed_run.txt').read_text()
+
+
 def test_train_pack_help_and_bad_settings(tmp_path, capsys):
     """train_pack.py --help lists its own settings and train.py's; a seed list that does not match the folders, and
     a folder that does not exist, are refused in one line before anything is written."""

@@ -178,7 +178,8 @@ if __name__ == '__main__':
         bar.update(1)
         if out_of_time:
             bar.close()
-            print(f"time limit: stopped after {time_limit:g} min at step {step + 1} (checkpoints written); rerun to go on")
+            print(f"time limit: stopped after {time_limit:g} min at step {step + 1} (checkpoints written; "
+                  f"{seen / (time.time() - t0):.1f} img/s in all); rerun to go on")
             break
     else:
         bar.close()
