@@ -98,6 +98,9 @@ draw() {  # figures and claims from every finished run (plot_figures prints the 
     --fig3_d="$FIG3_D" --sigma_incs="$SIGMA_INCS" | sed '/^override /d'
   if [ "$STUDY" = 1 ]; then
     "$PY" study.py --sweep_dir="$OUT" --fig_dir="$ROOT/figures/$PRESET" --results="$ROOT/results/$RESULTS" | sed '/^override /d'
+    if [ "$PRESET" = wide ]; then  # width 16 beside width 8 (and the GPU's width 64): figures/study/widths.png
+      "$PY" study.py --fig_dir="$ROOT/figures/study" --widths="$(ls -d "$ROOT"/results/{study-explore,study,wide,gpu-science} 2> /dev/null | paste -sd,)" | sed '/^override /d'
+    fi
   fi
   echo "figures in $ROOT/figures/$PRESET, claims and metrics.csv in $ROOT/results/$RESULTS"
 }
