@@ -197,6 +197,15 @@ def packed(ks, winners, args, batch, lr, dev, repeats, sync, solo):
     return res
 
 
+def best_pack(pack, solo, share):
+    """The K that run_all.sh's PACK defaults to: the fastest packed K, and 1 unless it beats the solo fast path and
+    every measured number of processes sharing the device (aggregate img/s)."""
+    if not pack:
+        return 1
+    k = max(pack, key=pack.get)
+    return k if pack[k] > max([solo, *share.values()]) else 1
+
+
 def scoring_seconds(args, n_eval, a, seed=0):
     """Wall time of scoring one evaluation as analyze.py does it: Alg. 1, UMAP with each of analyze.py's umap_seeds
     (seed 0 gives the paper's R^2, the others umap_r2_sd) and the manifold metrics, on n_eval random layer-4 values of
@@ -321,7 +330,7 @@ if __name__ == '__main__':
                paper_run_minutes=round(run_min, 1), sweep_hours_one_gpu=round(sweep_h, 1), runs_per_gpu_best=best_k,
                aggregate_img_s={str(k): round(v, 1) for k, v in share.items()},
                packed_img_s={str(k): round(v, 1) for k, v in pack.items()}, packed_sweep_hours={str(k): round(v, 1) for k, v in pack_h.items()},
-               packed_best_k=max(pack, key=pack.get) if pack else None,
+               packed_best_k=best_pack(pack, fast, share),
                peak_mem_mib=round(torch.cuda.max_memory_allocated() / 2 ** 20 if cuda else
                                   resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     print(json.dumps(out))
