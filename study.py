@@ -243,15 +243,15 @@ def write_claims(path, rows, runs, commit, hybrids=()):
                 f"the locator's ceiling; draws right: Alg. 1 accuracy >= {prereg2.FRAC:g} x oracle. C3/C5 margin +-{prereg2.MARGIN:g}.\n\n"
                 "| claim | statistic | seeds | verdict |\n|---|---|---|---|\n")
         f.writelines(f"| {c} | {st} | {sd} | {v} |\n" for c, st, sd, v in rows)
-        f.write("\n## Every run: onsets (exploratory seeds never enter a verdict)\n\n| run | seed | knows where | draws right | "
-                "lag | stays right | final acc (oracle) | final position-only (oracle) |\n|---|---|---|---|---|---|---|---|\n")
+        f.write("\n## Every run: onsets (exploratory seeds never enter a verdict)\n\n| run | seed | knows where | places right | "
+                "draws right | lag | stays right | final acc (oracle) | final position-only (oracle) |\n|---|---|---|---|---|---|---|---|---|\n")
         for r in runs:
             o = prereg2.onsets([r])[0]
             iv = lambda v: f"({v[0]:.0f}, {v[1]:.0f}]" if np.isfinite(v[1]) else f"never (> {v[0]:.0f})"
             lag = f"({o['lag'][0]:+.0f}, {o['lag'][1]:+.0f})" if np.isfinite(o['lag'][1]) else f"> {o['lag'][0]:+.0f}"
             m = r['id']
             f.write(f"| {r['name']} | {r['seed']}{'' if r['seed'] >= prereg2.CONFIRMATORY else ' (expl.)'} | {iv(o['K'])} | "
-                    f"{iv(o['S'])} | {lag} | {o['stays']} | {m['acc'][-1]:.3f} ({m['oracle_acc'][-1]:.3f}) | "
+                    f"{iv(o['P'])} | {iv(o['S'])} | {lag} | {o['stays']} | {m['acc'][-1]:.3f} ({m['oracle_acc'][-1]:.3f}) | "
                     f"{m['pacc'][-1]:.3f} ({m['oracle_pacc'][-1]:.3f}) |\n")
         if hybrids:
             f.write("\n## The intervention: the early checkpoint in one noise band, the final one elsewhere (descriptive)\n\n"
