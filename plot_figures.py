@@ -10,8 +10,8 @@ A run's role comes from its data settings: dx = dy, no hole, sigma = fig4_sigma 
 no hole -> Fig. 8 (one row per increment); dx != dy -> Fig. 5; a hole -> Fig. 9; the Fig. 4 run with increment
 fig3_d -> Fig. 3. Figs. 4 and 8 draw every seed (also those kept only in metrics.csv); Figs. 3, 5 and 9, which show
 samples and embeddings, the seed with the best final accuracy among the runs on disk.
-Fig. 3's phases are prereg.py's (by behaviour); the pre-registered claims live in prereg.py, the earlier rule's in
-claims.py.
+Fig. 3's phases and the claims are prereg.py's (v1, by behaviour); the earlier rule (claims.py) was retired, its last
+verdicts are in results/NOTES.md section 19.
 """
 import csv
 import glob
@@ -26,7 +26,6 @@ import numpy as np
 from artifacts import load_npz
 from bumps import overlap
 import prereg
-from claims import all_claims, write_claims
 from configurator import configure, check, fail
 
 # -----------------------------------------------------------------------------
@@ -36,10 +35,6 @@ claims = 'results/claims.md'   # the claims table
 fig3_d = 1.0                   # increment of the sigma = fig4_sigma run shown in Fig. 3
 fig4_sigma = 1.0               # sigma of the Fig. 4 runs
 sigma_incs = '0.1,0.5,1.0'     # increments that get a row in Fig. 8
-acc_threshold = 0.9            # "learned" (phase C, C3, C5, C6) = accuracy >= acc_threshold x the oracle accuracy
-probe_c = 0.9                  # phase C also needs probe R^2 >= probe_c (ordered manifold; results/NOTES.md section 7)
-trust_c = 0.9                  # ... and trustworthiness >= trust_c
-dim_b = 8.0                    # phase B: TwoNN dimension of layer 4 <= dim_b (quasi-2D; results/NOTES.md section 7); above: phase A
 dpi = 110                      # PNG resolution
 # a look at one run's samples instead of a sweep's figures
 run = ''                       # a run folder: draw its samples at `step` with Alg. 1's verdict per sample, and stop
@@ -120,16 +115,13 @@ def read_metrics_csv(path):
     return list(runs.values())
 
 
-def best_seeds(runs, mark=True):
-    """One run per setting: the seed with the best final in-distribution accuracy (ties: the lowest seed); `mark`
-    sets each run's 'chosen' (the earlier rule's claims use it)."""
+def best_seeds(runs):
+    """One run per setting: the seed with the best final in-distribution accuracy (ties: the lowest seed)."""
     best = {}
     for r in sorted(runs, key=lambda r: r['seed']):
         key = (r['dx'], r['dy'], r['sigma'], r['hole'])
         if key not in best or r['id']['acc'][-1] > best[key]['id']['acc'][-1]:
             best[key] = r
-    for r in runs if mark else ():
-        r['chosen'] = best[(r['dx'], r['dy'], r['sigma'], r['hole'])] is r
     return list(best.values())
 
 
@@ -426,7 +418,7 @@ def fig9(runs, fig_dir, dpi):
         ax = fig.add_subplot(outer[row, 1])
         for m, split, style in ((idd, 'outside (trained)', '-'), (ood, 'inside the hole', '--')):
             ax.plot(m['step'], m['acc'] / np.maximum(m['oracle_acc'], 1e-9), 'k.' + style, label=f'accuracy / oracle, {split}')
-        ax.axhline(acc_threshold, color='C3', lw=0.6, ls=':', label=f'learned: {acc_threshold:g} x oracle')
+        ax.axhline(prereg.FRAC, color='C3', lw=0.6, ls=':', label=f'learned: {prereg.FRAC:g} x oracle')
         ax.set_title(f"hole [{r['hole'][0]:g}, {r['hole'][1]:g}], d={r['dx']:g} (seed {r['seed']}); left: inside, "
                      f"step {ood['step'][-1]}\n(oracle: Alg. 1 on clean renders; inside it is higher, no border bumps)")
         ax.set_xlabel('training step'), ax.set_ylabel('accuracy / oracle'), ax.set_ylim(-0.02, 1.12), ax.legend(fontsize=6, handlelength=3.5)
@@ -442,13 +434,43 @@ def fig9(runs, fig_dir, dpi):
     save(fig, fig_dir, 'fig9', dpi)
 
 
+def write_claims(path, sweep_dir, pre, runs):
+    """The pre-registered claims (prereg.py), then every run with its untrained (step 0) and final metrics and its
+    phases by step."""
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    keys = ('acc', 'oracle_acc', 'r2', 'umap_r2_sd', 'probe_r2', 'trust', 'id_dim')
+    with open(path + '.tmp', 'w') as f:
+        f.write(f"# Claims of arXiv 2402.03305 against the runs in `{sweep_dir}`\n\nWritten by `python plot_figures.py "
+                f"--sweep_dir={sweep_dir}` from the runs' metrics.npz and the runs kept in metrics.csv beside this file.\n\n"
+                f"## Pre-registered analysis (prereg.py; README, \"Results\")\n\nEvery seed of a setting "
+                f"counts; a verdict rests on the confirmatory seeds (>= {prereg.CONFIRMATORY}) when there are any. Intervals: "
+                f"bootstrap 95% over seeds and evaluation labels ({prereg.N_BOOT} replicates). Learned: accuracy >= "
+                f"{prereg.FRAC:g} x oracle. Phases: A failed >= {prereg.FAIL_A:g}; B single-but-wrong >= failed; C learned. "
+                f"Manifold ordered: order score >= {prereg.ORDERED:g}; disordered: < {prereg.DISORDERED:g}.\n\n"
+                "| claim | statistic | seeds | verdict |\n|---|---|---|---|\n")
+        f.writelines(f"| {c} | {st} | {sd} | {v} |\n" for c, st, sd, v in pre)
+        f.write("\n## Runs: untrained (step 0) -> final\n\n| run | seed | steps | " + ' | '.join(keys) + " |\n|"
+                + '---|' * (len(keys) + 3) + "\n")
+        for r in runs:
+            m = r['id']
+            f.write(f"| {r['name']} | {r['seed']} | {m['step'][-1]} | " + ' | '.join(f"{m[k][0]:.2f} -> {m[k][-1]:.2f}" for k in keys) + " |\n")
+        f.write("\n## Phases per run (and inside the hole: ood)\n\nBy behaviour (0 untrained, A, B, C, - none) with the order "
+                "score in brackets.\n\n| run | split | phase [order] by step | first step learned | final acc (oracle) |\n"
+                "|---|---|---|---|---|\n")
+        for r in runs:
+            for split in ('id', 'ood'):
+                if split in r:
+                    m = r[split]
+                    beh = ' '.join(f"{s}:{p}[{o:.2f}]" for s, p, o in zip(m['step'], prereg.behaviour(m)[3], prereg.order_score(m)))
+                    learned = np.flatnonzero(m['acc'] >= prereg.FRAC * m['oracle_acc'])
+                    f.write(f"| {r['name']} | {split} | {beh} | {int(m['step'][learned[0]]) if len(learned) else 'never'} | "
+                            f"{m['acc'][-1]:.3f} ({m['oracle_acc'][-1]:.3f}) |\n")
+    os.replace(path + '.tmp', path)
+
+
 if __name__ == '__main__':
     config = configure(globals())
     check(type(dpi) is int and dpi > 0, 'dpi', dpi, 'a positive integer')
-    check(0 < acc_threshold <= 1, 'acc_threshold', acc_threshold, 'a number in (0, 1]')
-    check(probe_c <= 1 and trust_c <= 1, 'probe_c/trust_c', (probe_c, trust_c), 'numbers <= 1')
-    check(dim_b > 0, 'dim_b', dim_b, 'a number > 0')
-    th = dict(frac=acc_threshold, probe_c=probe_c, trust_c=trust_c, dim_b=dim_b)
     try:
         incs8 = [float(s) for s in str(sigma_incs).split(',') if s.strip()]
     except ValueError:
@@ -473,7 +495,6 @@ if __name__ == '__main__':
     if not runs:
         fail(f"no run with a metrics.npz under {sweep_dir}: run the sweep first (bash run_all.sh)")
     write_metrics_csv(table, runs)
-    best_seeds(runs)  # marks each run 'chosen' for the earlier rule's claims
     square_all = sorted((r for r in runs if r['dx'] == r['dy'] and r['hole'] is None), key=lambda r: (r['dx'], r['sigma'], r['seed']))
     f3_all = [r for r in square_all if r['dx'] == fig3_d and r['sigma'] == fig4_sigma]  # every seed of the Fig. 3 run
     f4_all = [r for r in square_all if r['sigma'] == fig4_sigma]
@@ -482,7 +503,7 @@ if __name__ == '__main__':
                             [r for r in runs if r['hole'] is not None and 'ood' in r])
     # figures of samples and embeddings need a run folder: per setting the best seed among the runs that have one
     # (a seed kept only in metrics.csv can still be the best one; Figs. 4 and 8 draw every seed from the table)
-    chosen = best_seeds([r for r in runs if 'emb' in r['id']], mark=False)
+    chosen = best_seeds([r for r in runs if 'emb' in r['id']])
     f3 = next((r for r in chosen if any(r is a for a in f3_all)), None)
     f8 = [(label, rs) for label, rs in f8_all if len({r['sigma'] for r in rs}) > 1]  # a row compares sigmas
     f5 = sorted((r for r in chosen if r['dx'] != r['dy'] and r['hole'] is None), key=lambda r: (r['dy'], r['dx']), reverse=True)
@@ -510,13 +531,8 @@ if __name__ == '__main__':
     why = fig_loss(sweep_dir, f3['name'] if f3 else '', fig_dir, dpi)
     if why:
         print(f"fig_loss: {why}, skipped")
-    best = lambda rs: [r for r in rs if r['chosen']]  # the earlier rule: one seed per setting, the best
-    rows = all_claims(f3 if f3 and len(f3['id']['step']) >= 2 else None, best(f4_all), f5,
-                      [(label, best(rs)) for label, rs in f8], f9, th)
-    write_claims(claims, sweep_dir, pre, rows, runs, th)
+    write_claims(claims, sweep_dir, pre, runs)
     print(f"wrote {claims} and {table}\n\npre-registered claims (verdicts; statistics in {claims}):")
     for c, _, seeds, v in pre:
         print(f"  {c}: {v}; {seeds}")
-    print("earlier rule (one seed per setting):")
-    for c, _, v in rows:
-        print(f"  {c}: {v}")
+
