@@ -183,7 +183,9 @@ def look(run_dir, step, n, dpi):
         ax.plot(pred[k, 0] - 1, pred[k, 1] - 1, 'x', color='tab:blue', ms=4, mew=0.8)
         ax.set_title(verdict, fontsize=6, color='g' if ok[k] else 'r', pad=1.5)
     fig.suptitle(f"{os.path.basename(os.path.normpath(run_dir))}, step {step}: {ok.sum()} of {len(images)} ok (this grid); "
-                 f"Eq. 1 accuracy {res['acc']:.3f} on these\nred ring: the asked centre; blue x: where Alg. 1 puts the bump", fontsize=7)
+                 f"Eq. 1 accuracy {res['acc']:.3f} on these\nred ring: the asked centre; blue x: where Alg. 1 puts the bump\nok: within 1 px on "
+                 "both axes; miss: one bump, wrong place;\nnone, several: no bump, more than one; blob: one dark region "
+                 "filling the canvas", fontsize=7)
     path = os.path.join(run_dir, f'look_{step:07d}.png')
     fig.savefig(path, dpi=dpi, bbox_inches='tight')
     plt.close(fig)
