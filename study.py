@@ -253,6 +253,19 @@ def write_claims(path, rows, runs, commit, hybrids=()):
             f.write(f"| {r['name']} | {r['seed']}{'' if r['seed'] >= prereg2.CONFIRMATORY else ' (expl.)'} | {iv(o['K'])} | "
                     f"{iv(o['P'])} | {iv(o['S'])} | {lag} | {o['stays']} | {m['acc'][-1]:.3f} ({m['oracle_acc'][-1]:.3f}) | "
                     f"{m['pacc'][-1]:.3f} ({m['oracle_pacc'][-1]:.3f}) |\n")
+        settings = sorted({setting(r) for r in runs})
+        f.write("\n## Onsets per seed, compact (the README's table)\n\nEach cell: the first checkpoint, in thousand steps, at "
+                "which the run knows where / places right (position only) / draws right (Alg. 1); each onset lies after "
+                "the checkpoint before it on the grid " + ', '.join(f"{g / 1000:g}" for g in prereg2.SAMPLE_GRID[1:]) +
+                ".\n\n| seed | " + ' | '.join(settings) + " |\n|" + '---|' * (len(settings) + 1) + "\n")
+        first = lambda v: f"{v[1] / 1000:g}" if np.isfinite(v[1]) else f"never by {v[0] / 1000:g}"
+        for sd in sorted({r['seed'] for r in runs}):
+            cells = []
+            for st in settings:
+                r = next((r for r in runs if r['seed'] == sd and setting(r) == st), None)
+                o = prereg2.onsets([r])[0] if r else None
+                cells.append(' / '.join(first(o[k]) for k in 'KPS') if o else '')
+            f.write(f"| {sd}{'' if sd >= prereg2.CONFIRMATORY else ' (expl.)'} | " + ' | '.join(cells) + " |\n")
         if hybrids:
             f.write("\n## The intervention: the early checkpoint in one noise band, the final one elsewhere (descriptive)\n\n"
                     "| run | sampled step | early step | band (t) | Alg. 1 acc / oracle | position-only / oracle | failed canvases |\n"

@@ -1266,6 +1266,8 @@ def test_study_tiny_pipeline(tmp_path):
     claims_md = (res / 'claims.md').read_text()
     assert claims_md.startswith('# Where before how') and '| Primary: where before how (d = 1) |' in claims_md
     assert 'incomplete' in claims_md and (res / 'claims_v1.md').exists() and 'v2 (prereg2.py) verdicts' in p.stdout
+    compact = claims_md.split('## Onsets per seed, compact')[1]  # one row per seed, K / P / S per setting
+    assert re.search(r'^\| 3 \|(?: [^|/]+ / [^|/]+ / [^|/]+ \|){2}$', compact, re.M), compact
     rows = list(csv.DictReader(open(res / 'probes.csv')))
     assert sorted({(r['name'], int(r['step']), int(r['t'])) for r in rows}) == sorted(
         (n, s, t) for n in ('dx1.0_dy1.0_sigma0.5_seed3', 'dx1.0_dy1.0_sigma1.0_seed3') for s in (0, 10, 20, 30) for t in (0, 300))
