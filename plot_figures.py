@@ -441,6 +441,7 @@ def write_claims(path, sweep_dir, pre, runs):
     phases by step."""
     os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     keys = ('acc', 'oracle_acc', 'r2', 'umap_r2_sd', 'probe_r2', 'trust', 'id_dim')
+    sweep_dir = os.path.normpath(sweep_dir)  # run_all.sh's ./out/X and a hand-typed out/X write the same table
     with open(path + '.tmp', 'w') as f:
         f.write(f"# Claims of arXiv 2402.03305 against the runs in `{sweep_dir}`\n\nWritten by `python plot_figures.py "
                 f"--sweep_dir={sweep_dir}` from the runs' metrics.npz and the runs kept in metrics.csv beside this file.\n\n"
