@@ -253,7 +253,7 @@ def write_claims(path, rows, runs, commit, hybrids=()):
             f.write(f"| {r['name']} | {r['seed']}{'' if r['seed'] >= prereg2.CONFIRMATORY else ' (expl.)'} | {iv(o['K'])} | "
                     f"{iv(o['P'])} | {iv(o['S'])} | {lag} | {o['stays']} | {m['acc'][-1]:.3f} ({m['oracle_acc'][-1]:.3f}) | "
                     f"{m['pacc'][-1]:.3f} ({m['oracle_pacc'][-1]:.3f}) |\n")
-        settings = sorted({setting(r) for r in runs})
+        settings = sorted({setting(r) for r in runs}, key=lambda st: (st != 'd=1 sigma=1', st))  # the primary's first
         f.write("\n## Onsets per seed, compact\n\nEach cell: the first checkpoint, in thousand steps, at "
                 "which the run knows where / places right (position only) / draws right (Alg. 1); each onset lies after "
                 "the checkpoint before it on the grid " + ', '.join(f"{g / 1000:g}" for g in prereg2.SAMPLE_GRID[1:]) +
