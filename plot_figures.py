@@ -464,8 +464,9 @@ def write_claims(path, sweep_dir, pre, runs):
             for split in ('id', 'ood'):
                 if split in r:
                     m = r[split]
-                    beh = ' '.join(f"{s}:{p}[{o:.2f}]" for s, p, o in zip(m['step'], prereg.behaviour(m)[3], prereg.order_score(m)))
-                    learned = np.flatnonzero(m['acc'] >= prereg.FRAC * m['oracle_acc'])
+                    phase = prereg.behaviour(m)[3]
+                    beh = ' '.join(f"{s}:{p}[{o:.2f}]" for s, p, o in zip(m['step'], phase, prereg.order_score(m)))
+                    learned = np.flatnonzero(phase == 'C')  # C is prereg's 'learned'
                     f.write(f"| {r['name']} | {split} | {beh} | {int(m['step'][learned[0]]) if len(learned) else 'never'} | "
                             f"{m['acc'][-1]:.3f} ({m['oracle_acc'][-1]:.3f}) |\n")
     os.replace(path + '.tmp', path)
@@ -538,4 +539,3 @@ if __name__ == '__main__':
     print(f"wrote {claims} and {table}\n\npre-registered claims (verdicts; statistics in {claims}):")
     for c, _, seeds, v in pre:
         print(f"  {c}: {v}; {seeds}")
-

@@ -245,8 +245,9 @@ def write_claims(path, rows, runs, commit, hybrids=()):
         f.writelines(f"| {c} | {st} | {sd} | {v} |\n" for c, st, sd, v in rows)
         f.write("\n## Every run: onsets (exploratory seeds never enter a verdict)\n\n| run | seed | knows where | places right | "
                 "draws right | lag | stays right | final acc (oracle) | final position-only (oracle) |\n|---|---|---|---|---|---|---|---|---|\n")
+        ons = {r['name']: prereg2.onsets([r])[0] for r in runs}  # both tables below read them
         for r in runs:
-            o = prereg2.onsets([r])[0]
+            o = ons[r['name']]
             iv = lambda v: f"({v[0]:.0f}, {v[1]:.0f}]" if np.isfinite(v[1]) else f"never (> {v[0]:.0f})"
             lag = f"({o['lag'][0]:+.0f}, {o['lag'][1]:+.0f})" if np.isfinite(o['lag'][1]) else f"> {o['lag'][0]:+.0f}"
             m = r['id']
@@ -263,7 +264,7 @@ def write_claims(path, rows, runs, commit, hybrids=()):
             cells = []
             for st in settings:
                 r = next((r for r in runs if r['seed'] == sd and setting(r) == st), None)
-                o = prereg2.onsets([r])[0] if r else None
+                o = ons[r['name']] if r else None
                 cells.append(' / '.join(first(o[k]) for k in 'KPS') if o else '')
             f.write(f"| {sd}{'' if sd >= prereg2.CONFIRMATORY else ' (expl.)'} | " + ' | '.join(cells) + " |\n")
         if hybrids:
