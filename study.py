@@ -35,6 +35,7 @@ dpi = 110                      # PNG resolution
 widths = ''                    # instead: comma-separated results folders whose d = 1 runs go into {fig_dir}/widths.png
                                # (one onset pair per width and seed; a folder with probes_t300.csv is gpu_science.sh's)
 # -----------------------------------------------------------------------------
+PLAN_WIDTH = 8                 # the width v2 (prereg2.py) was registered for: presets.py's study runs
 SCALARS = ('acc_q', 'acc_p', 'acc_r', 'acc_a', 'oracle_q', 'dec_q_x0', 'dec_p_x0', 'dec_q_l4', 'dec_p_l4', 'dec_q_l4_gain', 'dec_r_l4')
 
 
@@ -128,6 +129,16 @@ def git_commit(path):
         return (h or 'uncommitted') + (' + uncommitted changes' if dirty and h else '')
     except (OSError, subprocess.SubprocessError):
         return 'unknown (no git)'
+
+
+def off_plan(rows, runs):
+    """(rows, note): v2 was registered for the study preset's width-8 model; when a run has another width (the wide
+    preset, issue 31) the same statistics are printed but every verdict becomes 'exploratory: no verdict'."""
+    widths = sorted({int(r.get('train', {}).get('width', PLAN_WIDTH)) for r in runs} - {PLAN_WIDTH})
+    if not widths:
+        return rows, ''
+    note = f"exploratory (width {', '.join(map(str, widths))}, not in v2's plan): no verdict"
+    return [(c, st, sd, note) for c, st, sd, _ in rows], note
 
 
 def setting(r):
@@ -234,9 +245,10 @@ def fig_widths(folders, fig_dir, dpi):
         print(f"width {w} seed {sd} ({where}): knows where ({k[0]:.0f}, {k[1]:.0f}], draws right ({s[0]:.0f}, {s[1]:.0f}]")
 
 
-def write_claims(path, rows, runs, commit, hybrids=()):
+def write_claims(path, rows, runs, commit, hybrids=(), note=''):
+    title = f"v2's statistics, {note}" if note else 'the second pre-registered analysis (v2)'
     with open(path + '.tmp', 'w') as f:
-        f.write(f"# Where before how: the second pre-registered analysis (v2)\n\nRules: `prereg2.py` (last changed in "
+        f.write(f"# Where before how: {title}\n\nRules: `prereg2.py` (last changed in "
                 f"{commit}); written by `python study.py`. Confirmatory seeds: >= {prereg2.CONFIRMATORY}; interim at "
                 f"{prereg2.N_INTERIM} seeds (alpha {prereg2.ALPHA_INTERIM:g}), final at {prereg2.N_FINAL} (alpha "
                 f"{prereg2.ALPHA_FINAL:g}). Knows where: one-step position accuracy at t = {prereg2.T_MID} >= {prereg2.FRAC:g} x "
@@ -303,9 +315,10 @@ if __name__ == '__main__':
             by_setting.setdefault((r['dx'], r['sigma']), []).append(r)
     rows = prereg2.all_claims(by_setting, [r for r in runs if r['dx'] != r['dy'] and not r['hole']],
                               [r for r in runs if r['hole'] and 'ood' in r])
+    rows, note = off_plan(rows, runs)
     hybrids = score_hybrids(sweep_dir, [r['name'] for r in runs], os.path.join(results, 'hybrid.csv'))
     write_claims(os.path.join(results, 'claims.md'), rows, sorted(runs, key=lambda r: (setting(r), r['seed'])), git_commit(prereg2.__file__),
-                 sorted(hybrids, key=lambda h: (h['name'], int(h['step']), int(h['early_step']), h['band'])))
+                 sorted(hybrids, key=lambda h: (h['name'], int(h['step']), int(h['early_step']), h['band'])), note)
     groups = [(k, sorted(v, key=lambda r: r['seed'])) for k, v in sorted(
         ((f"d = {d:g}, sigma = {s:g}", rs) for (d, s), rs in by_setting.items()), key=lambda kv: kv[0])]
     fig_onsets(groups, fig_dir, dpi)

@@ -1322,6 +1322,24 @@ def test_prereg2_layer4_gain_rows():
     assert 't=300: median 3000 (8 of 8 seeds reach it)' in noise_row[1] and 't=0: median never (0 of 8' in noise_row[1]
 
 
+
+def test_study_marks_runs_off_the_plan_exploratory(tmp_path):
+    """v2 was registered for width 8: runs at another width (the wide preset) get v2's statistics but no verdict, and
+    claims.md says so in its title; width-8 runs keep their verdicts."""
+    import prereg2, study
+    runs = [_study_run(s, 2000, 6000) for s in range(3, 11)]
+    for r in runs:
+        r['train'] = {'width': 8}
+    rows = prereg2.all_claims({(1.0, 1.0): runs})
+    assert study.off_plan(rows, runs) == (rows, '') and rows[0][3].startswith('confirmed')
+    for r in runs[:3]:
+        r['train'] = {'width': 16}
+    wide, note = study.off_plan(rows, runs)
+    assert note == "exploratory (width 16, not in v2's plan): no verdict" and {v for *_, v in wide} == {note}
+    assert [row[:3] for row in wide] == [row[:3] for row in rows]  # the statistics unchanged
+    study.write_claims(str(tmp_path / 'claims.md'), wide, runs, 'abc1234', note=note)
+    assert (tmp_path / 'claims.md').read_text().startswith("# Where before how: v2's statistics, exploratory (width 16")
+
 # ----------------------------------------------------------------------------- a newcomer's first hour (issue 30)
 
 @pytest.mark.parametrize('var,value', [('THREADS', 'abc'), ('THREADS', '1.5'), ('JOBS', '0'), ('OVERLAP', 'yes'),
