@@ -141,6 +141,16 @@ def off_plan(rows, runs):
     return [(c, st, sd, note) for c, st, sd, _ in rows], note
 
 
+def stopped(rows):
+    """prereg2's plan stops the study at the interim once its primary is decided: secondary rows there that read
+    'continue to the final analysis' are inconclusive and stay so (their statistic is unchanged)."""
+    if not rows or rows[0][3].split(':')[0] not in ('confirmed', 'the opposite'):
+        return rows
+    cont = 'inconclusive: continue to the final analysis'
+    return [(c, st, sd, 'inconclusive (the study stopped at the interim: its primary is decided)' if v == cont else v)
+            for c, st, sd, v in rows]
+
+
 def setting(r):
     return 'hole' if r['hole'] else 'imbalanced' if r['dx'] != r['dy'] else f"d={r['dx']:g} sigma={r['sigma']:g}"
 
@@ -315,7 +325,7 @@ if __name__ == '__main__':
             by_setting.setdefault((r['dx'], r['sigma']), []).append(r)
     rows = prereg2.all_claims(by_setting, [r for r in runs if r['dx'] != r['dy'] and not r['hole']],
                               [r for r in runs if r['hole'] and 'ood' in r])
-    rows, note = off_plan(rows, runs)
+    rows, note = off_plan(stopped(rows), runs)
     hybrids = score_hybrids(sweep_dir, [r['name'] for r in runs], os.path.join(results, 'hybrid.csv'))
     write_claims(os.path.join(results, 'claims.md'), rows, sorted(runs, key=lambda r: (setting(r), r['seed'])), git_commit(prereg2.__file__),
                  sorted(hybrids, key=lambda h: (h['name'], int(h['step']), int(h['early_step']), h['band'])), note)

@@ -1216,6 +1216,15 @@ def test_prereg2_primary_verdicts_and_sequential_plan():
     by = {r[0]: r[3] for r in prereg2.all_claims({(1.0, 1.0): split})}
     assert by['S - P: drawn right (Alg. 1) after placed right'] == 'confirmed' and by[
         'P - K: the sampler places right after one step knows where'].startswith('inconclusive')
+    # the primary decided at the interim stops the study (study.py): an interim 'continue' reads as inconclusive
+    import study
+    rows = prereg2.all_claims({(1.0, 1.0): split})
+    pk = 'P - K: the sampler places right after one step knows where'
+    assert {r[0]: r[3] for r in rows}[pk] == 'inconclusive: continue to the final analysis' and rows[0][3].startswith('confirmed')
+    assert {r[0]: r[3] for r in study.stopped(rows)}[pk] == 'inconclusive (the study stopped at the interim: its primary is decided)'
+    assert [r[:3] for r in study.stopped(rows)] == [r[:3] for r in rows]
+    undecided_rows = prereg2.all_claims({(1.0, 1.0): undecided})  # primary inconclusive: the study goes on
+    assert study.stopped(undecided_rows) == undecided_rows
 
 
 def test_prereg2_c1_phases_with_the_probes():
