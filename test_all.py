@@ -1213,12 +1213,12 @@ def test_prereg2_primary_verdicts_and_sequential_plan():
     assert {r[0]: r[3] for r in prereg2.all_claims({(1.0, 1.0): undecided})}['C2'].startswith('not testable')
     # the decomposition: placed right at K's time, drawn right later -> P - K undetermined, S - P confirmed
     split = [_study_run(s, 2000, 6000, p_step=2000) for s in range(3, 11)]
-    by = {r[0]: r[3] for r in prereg2.all_claims({(1.0, 1.0): split})}
+    rows = prereg2.all_claims({(1.0, 1.0): split})
+    by = {r[0]: r[3] for r in rows}
     assert by['S - P: drawn right (Alg. 1) after placed right'] == 'confirmed' and by[
         'P - K: the sampler places right after one step knows where'].startswith('inconclusive')
     # the primary decided at the interim stops the study (study.py): an interim 'continue' reads as inconclusive
     import study
-    rows = prereg2.all_claims({(1.0, 1.0): split})
     pk = 'P - K: the sampler places right after one step knows where'
     assert {r[0]: r[3] for r in rows}[pk] == 'inconclusive: continue to the final analysis' and rows[0][3].startswith('confirmed')
     assert {r[0]: r[3] for r in study.stopped(rows)}[pk] == 'inconclusive (the study stopped at the interim: its primary is decided)'
@@ -1331,7 +1331,6 @@ def test_prereg2_layer4_gain_rows():
     assert 't=300: median 3000 (8 of 8 seeds reach it)' in noise_row[1] and 't=0: median never (0 of 8' in noise_row[1]
 
 
-
 def test_study_marks_runs_off_the_plan_exploratory(tmp_path):
     """v2 was registered for width 8: runs at another width (the wide preset) get v2's statistics but no verdict, and
     claims.md says so in its title; width-8 runs keep their verdicts."""
@@ -1348,6 +1347,7 @@ def test_study_marks_runs_off_the_plan_exploratory(tmp_path):
     assert [row[:3] for row in wide] == [row[:3] for row in rows]  # the statistics unchanged
     study.write_claims(str(tmp_path / 'claims.md'), wide, runs, 'abc1234', note=note)
     assert (tmp_path / 'claims.md').read_text().startswith("# Where before how: v2's statistics, exploratory (width 16")
+
 
 # ----------------------------------------------------------------------------- a newcomer's first hour (issue 30)
 
