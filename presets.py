@@ -35,6 +35,7 @@ BASE = dict(
     train={}, sample={}, analyze={},  # settings of train.py, sample.py, analyze.py (the rest: their defaults)
     probe=None,         # settings of probe.py (one-step probes of every checkpoint; None = no probe stage)
     study=False,        # draw the where-before-how study too (study.py: results/<results>/claims.md leads with prereg2)
+    elicit=False,       # run the elicitation ladder after the probes (elicit.py; prereg3.py)
     gpu=0,              # GPUs per run (a SLURM task's gres)
     cpus=1,             # CPUs per run (a SLURM task's cpus-per-task)
     run_threads=1,      # torch threads per run on a CPU (0 = all cores: a one-run preset)
@@ -87,6 +88,11 @@ PRESETS = {
     # pairs with its width-8 run in `study`; ~1 h of training per run (width 16 trains at ~140 img/s on one core, earlier
     # measurements), not yet run
     'wide': dict(STUDY, incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(3, 4, 5), train=dict(STUDY['train'], width=16)),
+    # why the samples lag (prereg3.py): d = 1 on v3's seeds 21-28, the study's model and schedule, samples and probes at
+    # every checkpoint (500 steps), then the elicitation ladder (elicit.py) on each run's window; one or two seeds per
+    # command (SEEDS=21,22 bash run_all.sh elicit)
+    'elicit': dict(STUDY, incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(21,), sample=DDIM_100, analyze=dict(umap_seeds=1),
+                   probe=dict(dec_ts='300'), study=False, elicit=True),
     # the paper's model (train.py's defaults), schedule and sweep: 123 runs of 320,000 steps, for GPUs
     'paper': dict(incs=tuple(round(0.1 * i, 1) for i in range(1, 11)), sigmas=tuple(round(0.1 * i, 1) for i in range(1, 11)),
                   sigma_incs=(0.1, 0.5, 1.0), imbal=((0.1, 1.0), (0.1, 0.5)), hole_d=0.1, holes=((13, 19), (11, 21)),

@@ -1349,6 +1349,113 @@ def test_study_marks_runs_off_the_plan_exploratory(tmp_path):
     assert (tmp_path / 'claims.md').read_text().startswith("# Where before how: v2's statistics, exploratory (width 16")
 
 
+# ----------------------------------------------------------------------------- v3: why the samples lag (prereg3.py)
+
+def _v3_run(seed, k, p, s, variants=None, chain_drop=0.0, never=()):
+    """A v3 run on the dense grid: one-step accuracy (t = 300) reaches 1 at step k, the samples' position-only accuracy
+    at p, Alg. 1 at s (None: never); each ladder variant's Alg. 1 at variants[v] (default: s) on the run's window; the
+    self-chain probe lands chain_drop below the forward probe (acc_a) at every checkpoint."""
+    import prereg3
+    g = np.array(prereg3.DENSE_GRID)
+    step_fn = lambda at: np.where((g >= at) & (g > 0), 1.0, 0.1) if at is not None else np.full(len(g), 0.1)
+    base = dict(step=g, acc=step_fn(s), oracle_acc=np.ones(len(g)), pacc=step_fn(p), oracle_pacc=np.ones(len(g)))
+    acc_q = np.zeros((len(g), 2))
+    acc_q[:, 1] = step_fn(k)
+    probe = dict(step=g, ts=np.array([0, 300]), acc_q=acc_q, acc_a=acc_q.copy(), oracle_q=np.ones(len(g)))
+    r = dict(seed=seed, base=base, probe=probe)
+    o = prereg3.run_onsets(r)
+    w = np.array(prereg3.window(o['K'], o['S']), int)
+    at = lambda v: (variants or {}).get(v, s)
+    ladder = {v: dict(step=w, acc=(np.where(w >= at(v), 1.0, 0.1) if at(v) is not None and v not in never else np.full(len(w), 0.1)),
+                      oracle_acc=np.ones(len(w)), pacc=np.ones(len(w)), oracle_pacc=np.ones(len(w))) for v in prereg3.VARIANTS}
+    fwd = np.where(w >= k, 1.0, 0.1) if k is not None else np.full(len(w), 0.1)
+    r.update(ladder=ladder, chain=dict(step=w, pacc=np.clip(fwd - chain_drop, 0, 1), oracle_pacc=np.ones(len(w))))
+    return r
+
+
+def test_prereg3_pins_its_plan():
+    """v3's constants as registered: new seeds 21-28 outside v2's 3-18, one 500-step grid for samples and probes, the
+    primary at 0.05, Bonferroni over H1, H2 and the seven variants, the ladder's variants and their samplers."""
+    import prereg2, prereg3
+    assert prereg3.SEEDS == tuple(range(21, 29)) and not set(prereg3.SEEDS) & set(range(prereg2.CONFIRMATORY, prereg2.CONFIRMATORY + prereg2.N_FINAL))
+    assert (prereg3.FRAC, prereg3.T_MID, prereg3.GRID_STEP, prereg3.ALPHA, prereg3.DRIFT_MIN, prereg3.HALF) == (0.9, 300, 500, 0.05, 0.1, 0.5)
+    assert prereg3.DENSE_GRID == tuple(range(0, 16001, 500)) and prereg3.N_SECONDARY == 2 + len(prereg3.CLOSERS) == 9
+    assert (prereg3.N_LADDER, prereg3.N_LADDER_DDPM, prereg3.LADDER_SEED, prereg3.EPS_B, prereg3.EPS_K) == (200, 100, 1, 1.005, 1e-5)
+    assert list(prereg3.VARIANTS) == ['ddim100', 'ddpm1000', 'ddim100_eta0', 'ddim20_eta0', 'clip', 'epsscale', 'exit', 'exit_renoise']
+
+
+def test_prereg3_onsets_window_and_crossings():
+    """Onsets on the dense grid, the ladder's window (one checkpoint either side of K .. S, to the end when S is never
+    reached, none when K is never reached) and the interpolated crossing (halfway between 0.8 and 1.0 -> 0.9)."""
+    import prereg3
+    o = prereg3.run_onsets(_v3_run(21, 4000, 5500, 7000))
+    assert (o['K'], o['P'], o['S']) == ((3500.0, 4000.0), (5000.0, 5500.0), (6500.0, 7000.0))
+    assert prereg3.window(o['K'], o['S']) == list(range(3500, 7501, 500))
+    assert prereg3.window((3500.0, 4000.0), (16000.0, np.inf))[-1] == 16000 and prereg3.window((16000.0, np.inf), (0, 500)) == []
+    assert prereg3.crossing([0, 500, 1000], [0.1, 0.8, 1.0], [1, 1, 1]) == 750.0
+    assert prereg3.crossing([0, 500], [0.1, 0.2], [1, 1]) == np.inf
+    assert prereg3.complete(_v3_run(21, 4000, 5500, 7000))
+    short = _v3_run(21, 4000, 5500, 7000)
+    short['ladder']['clip'] = {k: v[:-1] for k, v in short['ladder']['clip'].items()}
+    assert not prereg3.complete(short)
+
+
+def test_prereg3_censored_median_keeps_the_intervals():
+    """The lag's median with censoring kept: identical intervals give exactly their ends; the bootstrap interval always
+    holds the median's interval, and widens with spread seeds."""
+    import prereg3
+    (lo, hi), (blo, bhi) = prereg3.censored_median([(1000, 1500)] * 8)
+    assert (lo, hi, blo, bhi) == (1000, 1500, 1000, 1500)
+    (lo, hi), (blo, bhi) = prereg3.censored_median([(x, x + 500) for x in range(0, 8000, 1000)])
+    assert (lo, hi) == (3500, 4000) and blo < lo and bhi > hi
+
+
+def test_prereg3_primary_verdicts():
+    """The primary on synthetic onsets: P later than K by 1,500 steps in 8 seeds is confirmed (p = 0.0039), in 7 of 8
+    still (p = 0.035), 6 of 8 not (p = 0.14); P at K's checkpoint decides nothing; P first is the opposite; 7 seeds
+    or an incomplete ladder is incomplete; a seed twice is an error; seeds outside 21-28 are ignored."""
+    import prereg3
+    later = [_v3_run(s, 4000, 5500, 7000) for s in prereg3.SEEDS]
+    assert prereg3.primary(later)[3].startswith('confirmed') and 'median lag in [+1000, +2000]' in prereg3.primary(later)[1]
+    tie = lambda n: [_v3_run(s, 4000, 5500 if i >= n else 4000, 7000) for i, s in enumerate(prereg3.SEEDS)]
+    assert prereg3.primary(tie(1))[3].startswith('confirmed') and prereg3.primary(tie(2))[3] == 'inconclusive'
+    assert prereg3.primary([_v3_run(s, 4000, 4000, 7000) for s in prereg3.SEEDS])[3] == 'inconclusive'
+    assert prereg3.primary([_v3_run(s, 6000, 4000, 7000) for s in prereg3.SEEDS])[3].startswith('the opposite')
+    assert prereg3.primary(later[:7])[3].startswith('incomplete') and 'seeds 28 not run' in prereg3.primary(later[:7])[1]
+    broken = later[:7] + [_v3_run(28, 4000, 5500, 7000)]
+    del broken[-1]['ladder']['exit']
+    assert prereg3.primary(broken)[3].startswith('incomplete')
+    with pytest.raises(ValueError, match='twice'):
+        prereg3.primary(later + [_v3_run(21, 4000, 5500, 7000)])
+    assert prereg3.primary(later + [_v3_run(3, 9000, 1000, 1000)])[3].startswith('confirmed')
+    assert prereg3.h1(later)[3] == 'confirmed' and prereg3.h1([_v3_run(s, 4000, 5500, 5500) for s in prereg3.SEEDS])[3] == 'inconclusive'
+
+
+def test_prereg3_self_chain_and_ladder_verdicts():
+    """H2: a chain as good as the forward probe says the samples go wrong below mid noise; one 0.5 worse says exposure
+    bias. A variant that draws right at K closes the gap in every seed; one no earlier than the baseline does not; one
+    never reached does not; the account names what holds."""
+    import prereg3
+    on = [_v3_run(s, 4000, 5500, 7000) for s in prereg3.SEEDS]
+    rows, acc = prereg3.all_claims(on)
+    by = {r[0]: r[3] for r in rows}
+    assert by['H2: self-chain probe at t = 300'].startswith('the chain is on the data')
+    assert all(by[f'{v}: closes the gap?'] == 'does not close the gap' for v in prereg3.CLOSERS)
+    assert acc == 'the samples go wrong below mid noise (the chain is on the data at t = 300)'
+    off = [_v3_run(s, 4000, 5500, 7000, variants={'exit': 4000, 'clip': 5500}, chain_drop=0.5, never=('ddpm1000',)) for s in prereg3.SEEDS]
+    rows, acc = prereg3.all_claims(off)
+    by = {r[0]: r[3] for r in rows}
+    assert by['H2: self-chain probe at t = 300'].startswith('the chain reaches mid noise off the data')
+    assert by['exit: closes the gap?'] == 'closes the gap' and by['clip: closes the gap?'] == 'closes the gap'  # 1,500 of 3,000
+    assert by['ddpm1000: closes the gap?'] == 'does not close the gap'
+    assert acc.startswith('the network knows enough') and 'exposure bias' in acc and 'clip, exit closes' in acc
+    half = [_v3_run(s, 4000, 5500, 7000, variants={'exit': 4000 if i % 2 else 7000}) for i, s in enumerate(prereg3.SEEDS)]
+    assert {r[0]: r[3] for r in prereg3.all_claims(half)[0]}['exit: closes the gap?'] == 'mixed (4 of 8 seeds)'
+    left = _v3_run(21, 4000, 5500, 7000, variants={'exit': 0})  # reached at the window's first checkpoint
+    assert prereg3.variant_onset(left, 'exit') == (-np.inf, 3500.0) and prereg3.closes(prereg3.run_onsets(left), (-np.inf, 3500.0))
+    assert prereg3.all_claims(on[:3])[1] == 'incomplete: no account yet'
+
+
 # ----------------------------------------------------------------------------- a newcomer's first hour (issue 30)
 
 @pytest.mark.parametrize('var,value', [('THREADS', 'abc'), ('THREADS', '1.5'), ('JOBS', '0'), ('OVERLAP', 'yes'),
