@@ -185,6 +185,14 @@ class Diffusion(nn.Module):
         err = (model(self.q_sample(x0, t, noise), t, mu).float() - noise).pow(2).mean((1, 2, 3))
         return (err, t) if per_sample else err.mean()
 
+    def predict_x0(self, x, eps, t):
+        """The one-step prediction of the clean image, x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) (Ho et al.
+        Eq. 4 solved for x0); t an int (one timestep for the batch) or a (B,) tensor. The sampler and the probes use it."""
+        a = self.abar[t]
+        if a.ndim:
+            a = a.to(x.dtype)[:, None, None, None]
+        return (x - (1 - a).sqrt() * eps) / a.sqrt()
+
     def timesteps(self, n):
         """The n network-call timesteps of a (possibly strided) reverse process, descending, always ending at 0."""
         return torch.linspace(self.T - 1, 0, n).round().long().unique_consecutive().tolist()
@@ -199,7 +207,7 @@ class Diffusion(nn.Module):
         if eps.shape != x.shape or not -1 <= s < t:
             raise ValueError(f"step: eps {tuple(eps.shape)} must match x {tuple(x.shape)} and -1 <= s < t (s={s}, t={t})")
         a_t = self.abar[t]
-        x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+        x0 = self.predict_x0(x, eps, t)
         if clip_x0:
             x0 = x0.clamp(-1, 1)
         if s < 0:
@@ -216,18 +224,25 @@ class Diffusion(nn.Module):
 
     @torch.no_grad()
     def sample(self, model, mu, *, steps=None, sampler='ddpm', eta=1.0, rep_step=0, generator=None, clip_x0=False, size=32,
-               on_call=None):
+               on_call=None, eps_scale=None, exit_at=None, renoise=False):
         """Reverse process from x_T ~ N(0, I) for labels mu (B, 2) over `steps` network calls (default T: Alg. 2),
         one `step` per call (on_call() after each, for a progress bar). Returns images in [-1, 1] (B,1,size,size) and
-        the layer-4 output (float32) of the call with t == rep_step."""
+        the layer-4 output (float32) of the call with t == rep_step (None when the chain never calls at rep_step).
+        The elicitation ladder's options (prereg3.py), all off by default:
+          eps_scale=(b, k): the predicted noise divided by lambda_t = b + k t (epsilon scaling, Ning et al. 2023);
+          exit_at=t_e: the chain's timesteps above t_e, then t_e itself; the output is x0_hat at t_e (not clamped:
+          the one-step prediction on the sampler's own x_t_e, the self-chain probe);
+          renoise=True (with exit_at): x0_hat at t_e noised afresh to t_e, then the chain's timesteps below t_e."""
         if mu.ndim != 2 or mu.shape[1] != 2:
             raise ValueError(f"sample: mu must be (B, 2) label pairs, got {tuple(mu.shape)}")
         ts = self.timesteps(steps or self.T)
-        if rep_step not in ts:
+        if exit_at is not None:
+            ts = [t for t in ts if t > exit_at] + [exit_at] + ([exit_at] + [t for t in ts if t < exit_at] if renoise else [])
+        if rep_step not in ts and exit_at is None:
             raise ValueError(f"sample: rep_step={rep_step} is not among the sampler's timesteps")
         B, dev = mu.shape[0], mu.device
         x = torch.randn((B, 1, size, size), device=dev, generator=generator)
-        rep = None
+        rep, exited = None, False
         for j, t in enumerate(ts):
             tt = torch.full((B,), t, device=dev, dtype=torch.long)
             if t == rep_step:
@@ -235,11 +250,26 @@ class Diffusion(nn.Module):
                 rep = feats['layer4'].float()
             else:
                 eps = model(x, tt, mu)
+            eps = eps.float() / (eps_scale[0] + eps_scale[1] * t) if eps_scale else eps.float()
+            if t == exit_at and not exited:  # the first call at t_e: exit, or renoise and call at t_e again
+                exited, x0 = True, self.predict_x0(x, eps, t)
+                if not renoise:
+                    return x0, rep
+                x = self.q_sample(x0, tt, torch.randn(x.shape, device=dev, generator=generator))
+                continue
             s = ts[j + 1] if j + 1 < len(ts) else -1
-            x = self.step(x, eps.float(), t, s, sampler=sampler, eta=eta, clip_x0=clip_x0, generator=generator)
+            x = self.step(x, eps, t, s, sampler=sampler, eta=eta, clip_x0=clip_x0, generator=generator)
             if on_call:
                 on_call()
         return x.clamp(-1, 1), rep
+
+
+def from_checkpoint(ck, device, use_ema=True):
+    """The network of a checkpoint dict (train.py's): rebuilt from its model_args, its EMA weights when it has them
+    and use_ema, channels-last, in eval mode. The one place a checkpoint becomes a network."""
+    model = UNet(**ck['model_args']).to(device)
+    model.load_state_dict(ck['ema'] if use_ema and 'ema' in ck else ck['model'])
+    return model.to(memory_format=torch.channels_last).eval()
 
 
 def generate(model, diffusion, labels, *, size, device, seed, batch, dtype='float32', on_call=None, **sampler):

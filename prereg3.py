@@ -28,28 +28,43 @@ PRIMARY: the same-measure lag P - K. Per seed positive when P_lo >= K_hi, negati
   "the opposite" when p(earlier) < ALPHA, else "inconclusive". Effect size, censoring kept: the median lag lies in
   [median of the per-seed lower bounds, median of the upper bounds]; its 95% interval is the 2.5% quantile of the
   bootstrapped medians of lower bounds to the 97.5% quantile of those of upper bounds (seeds resampled, N_BOOT, BOOT_SEED).
-  Sensitivity (no verdict): the lag between linearly interpolated crossings.
-SECONDARIES, each at ALPHA / N_SECONDARY (Bonferroni across the family below; intervals at 1 - ALPHA / N_SECONDARY):
+  Sensitivities (no verdict): the lag between linearly interpolated crossings; the lag between held onsets (the
+  first checkpoint reached at two consecutive checkpoints), since K is read from 256 probes with noise fixed across
+  checkpoints and P from 500 samples, and a noisier curve crosses earlier. A caveat stated before the data: a model
+  whose samples are placed right must denoise right at most t, so K <= P is close to implied (v2's caveat): the
+  sign is the weaker finding, the lag's size the informative one.
+SECONDARIES, each at ALPHA / N_SECONDARY (Bonferroni across the family below; intervals at 1 - ALPHA / N_SECONDARY).
+  Power stated before the data: at 0.05 / 9 = 0.0056 an exact sign or binomial test over 8 seeds decides only when
+  all 8 agree (p = 0.0039; 7 of 7 gives 0.0078), so one undetermined seed leaves a row "inconclusive" or "mixed".
+  Each row's two directions are each tested at the row's level (as usual; at the null the row errs at most twice it).
   H1  S - P (the metric's share of S - K): the primary's test on S - P.
   H2  the self-chain probe: per seed, over the window checkpoints c with K_hi <= c < S_hi (knows where, not yet drawing
       right; a seed with none drops out), the mean of D_c = acc_a(c, T_MID) / oracle_q - chain pacc(c) / oracle_pacc:
       how much worse x0_hat lands on the sampler's own x_T_MID than on forward-noised data. Mean over seeds with a
       t-interval: "the chain reaches mid noise off the data" (the exposure-bias account) when its lower end > DRIFT_MIN;
-      "the chain is on the data at mid noise: the samples go wrong below t = T_MID" when its upper end < DRIFT_MIN;
-      else inconclusive.
-  one row per variant of VARIANTS (7): does v close the gap? Per seed (S after K, both observed), v closes it when
-      S_v_hi <= K_hi + GRID_STEP (it draws right within one checkpoint of knowing where) or S_hi - S_v_hi >=
-      HALF x (S_hi - K_hi) (it removes at least half the baseline lag); a left-censored S_v (reached at the window's
-      first checkpoint) closes; a variant never reached in the window does not. Exact one-sided binomial over the
-      seeds with S after K: "closes the gap" when p(closes more often than half) < the family's level, "does not close
-      the gap" when p(fails more often than half) < it, else "mixed". Effect: the closure S - S_v in steps, censoring
-      kept as for the primary.
+      "the chain is on the data at mid noise: the samples go wrong below t = T_MID" when its upper end < DRIFT_MIN
+      (said separately when the upper end is below -DRIFT_MIN: the chain does better than forward-noised data); else
+      inconclusive. acc_a's ceiling is the locator on clean renders of its own labels p (oracle_a; oracle_q when a run
+      lacks it: the same label distribution).
+  one row per variant of CLOSERS (7): does v close the gap? Each variant is paired with its reference R on the same
+      labels and initial noise: the ladder's own ddim100 (ddpm1000: ddim100 on ddpm1000's first N_LADDER_DDPM labels),
+      never the dense baseline (other labels, other n: a noisier curve crosses earlier). Ladder onsets are held onsets:
+      the first window checkpoint reached there and at the next window checkpoint (or the last); reached at the
+      window's first checkpoint (when it is not step 0) means at most that checkpoint. A seed counts when R is after K
+      by at least two checkpoints (R_hi - K_hi >= 2 GRID_STEP: a one-checkpoint lag leaves nothing noise could not
+      close); R never reached in the window counts as R_hi = the window's end + GRID_STEP (a bound that makes closing
+      harder). v closes the gap when S_v_hi <= R_hi - GRID_STEP (strictly earlier than its reference) and either
+      S_v_hi <= K_hi + GRID_STEP (it draws right within one checkpoint of knowing where) or R_hi - S_v_hi >= HALF x
+      (R_hi - K_hi) (it removes at least half the lag); never reached in the window: it does not. Exact one-sided
+      binomial over the counted seeds: "closes the gap" when p(closes more often than half) < the family's level,
+      "does not close the gap" when p(fails more often than half) < it, else "mixed". Effect: the closure R - S_v in
+      steps, censoring kept. Negative control (descriptive): the ladder's ddim100 against the dense baseline's S.
 ACCOUNT (the report's sentence, from the verdicts above): "the network knows enough; the sampler fails to use it" when
   any variant closes the gap; "exposure bias" when H2 says off the data; "the samples go wrong below mid noise" when H2
   says on the data; "neither account is supported" when none of these holds.
 Descriptive (no verdict): per variant and checkpoint the failure modes (none, several, a single misplaced bump).
 
-THE LADDER. Checkpoints: the run's window, every DENSE_GRID checkpoint c with K_hi - GRID_STEP <= c <= S_hi + GRID_STEP
+THE LADDER. Checkpoints: the run's window, every DENSE_GRID checkpoint c with K_hi - GRID_STEP <= c <= S_hi + 2 GRID_STEP
 (K from the dense probes, S from the dense baseline; to the last checkpoint when S is never reached; no window when K is
 never reached). Labels: N_LADDER drawn once per run (seed LADDER_SEED) from the training centres, the same labels and
 initial noise for every variant (DDPM-1000: the first N_LADDER_DDPM of them, for cost). Variants (all with the same
@@ -64,8 +79,9 @@ trained weights; VARIANTS gives each one's sampler settings):
                 choice, fixed here and not tuned on any run)
   exit          the DDIM-100 eta 1 chain down to t = T_MID exactly, then its x0_hat as the image (also the self-chain probe)
   exit_renoise  exit's x0_hat noised afresh to t = T_MID, then the DDIM-100 eta 1 chain to the end
-Each variant's onset S_v is read on the window only (what precedes the window is not sampled): reached at the window's
-first checkpoint means S_v <= that checkpoint.
+Each variant's onset S_v is read on the window only (what precedes the window is not sampled). The registration was
+amended once before any v3 seed had samples or probes (a reviewer's pass on the synthetic tests: paired references,
+held onsets, two-checkpoint lags, censoring kept in the medians, the power statement); its git history shows both.
 """
 import numpy as np
 from scipy.stats import binom
@@ -131,14 +147,27 @@ def run_onsets(r):
                S=onset(b['step'], b['acc'], b['oracle_acc']))
     out.update(Kx=crossing(ks, ky, kc), Px=crossing(b['step'], b['pacc'], b['oracle_pacc']),
                Sx=crossing(b['step'], b['acc'], b['oracle_acc']))
+    out.update(Kh=held(ks, reached(ky, kc)), Ph=held(b['step'], reached(b['pacc'], b['oracle_pacc'])),
+               Sh=held(b['step'], reached(b['acc'], b['oracle_acc'])))
     return out
 
 
+def held(steps, ok):
+    """The held onset: (lo, hi] of the first checkpoint reached there and at the next one (or the last checkpoint);
+    reached at the first listed checkpoint, when that is not step 0, means at most it: (-inf, first]. Step 0 (the
+    untrained network) never counts; (last, inf) when never held."""
+    steps, ok = np.asarray(steps, float), np.asarray(ok, bool)
+    for i in range(len(steps)):
+        if steps[i] > 0 and ok[i] and (i == len(steps) - 1 or ok[i + 1]):
+            return (steps[i - 1] if i else -np.inf, float(steps[i]))
+    return (float(steps[-1]), np.inf)
+
+
 def window(K, S, grid=DENSE_GRID):
-    """The ladder's checkpoints for onsets K, S (intervals): K_hi - GRID_STEP .. S_hi + GRID_STEP on the grid."""
+    """The ladder's checkpoints for onsets K, S (intervals): K_hi - GRID_STEP .. S_hi + 2 GRID_STEP on the grid."""
     if not np.isfinite(K[1]):
         return []
-    top = S[1] + GRID_STEP if np.isfinite(S[1]) else grid[-1]
+    top = S[1] + 2 * GRID_STEP if np.isfinite(S[1]) else grid[-1]
     return [int(c) for c in grid if K[1] - GRID_STEP <= c <= top]
 
 
@@ -149,7 +178,7 @@ def complete(r):
     o = run_onsets(r)
     w = window(o['K'], o['S'])
     have = r.get('ladder', {})
-    return all(v in have and [int(s) for s in have[v]['step']] == w for v in VARIANTS) and \
+    return all(v in have and [int(s) for s in have[v]['step']] == w for v in tuple(VARIANTS) + ('ddim100_sub',)) and \
         [int(s) for s in r.get('chain', {}).get('step', [])] == w
 
 
@@ -168,17 +197,24 @@ def select(runs):
 
 # --- effect sizes --------------------------------------------------------------------------------------------------
 def censored_median(ivs, level=0.95):
-    """The median of interval-censored values: ([median of lower ends, median of upper ends], and its bootstrap
+    """The median of interval-censored values: ([median of lower ends, median of upper ends] (for an even count the
+    outer of the two middle values), and its bootstrap
     interval: the (1-level)/2 quantile of the resampled medians of lower ends to the (1+level)/2 quantile of those of
-    upper ends). ivs: [(lo, hi)] with finite ends (the caller drops censored-at-infinity seeds, saying so)."""
+    upper ends). ivs: [(lo, hi)]; a never-reached onset gives an infinite end, which stays in (medians and quantiles
+    of values with +-inf are themselves bounds: 'unbounded' in the text)."""
     ivs = np.asarray(ivs, float).reshape(-1, 2)
     if not len(ivs):
         return (np.nan, np.nan), (np.nan, np.nan)
+    # the outer of the two middle values when n is even ('lower' for lower ends, 'higher' for upper ends): never an
+    # average of an infinite and a finite end, and never narrower than the data allow
+    lo_med = lambda x, axis=None: np.quantile(x, 0.5, axis=axis, method='lower')
+    hi_med = lambda x, axis=None: np.quantile(x, 0.5, axis=axis, method='higher')
     rng = np.random.default_rng(BOOT_SEED)
     idx = rng.integers(0, len(ivs), (N_BOOT, len(ivs)))
-    lo_b, hi_b = np.median(ivs[idx, 0], axis=1), np.median(ivs[idx, 1], axis=1)
+    lo_b, hi_b = lo_med(ivs[idx, 0], axis=1), hi_med(ivs[idx, 1], axis=1)
     a = (1 - level) / 2
-    return (float(np.median(ivs[:, 0])), float(np.median(ivs[:, 1]))), (float(np.quantile(lo_b, a)), float(np.quantile(hi_b, 1 - a)))
+    return ((float(lo_med(ivs[:, 0])), float(hi_med(ivs[:, 1]))),
+            (float(np.quantile(lo_b, a, method='lower')), float(np.quantile(hi_b, 1 - a, method='higher'))))
 
 
 def lag_row(ons, a, b, alpha):
@@ -186,13 +222,14 @@ def lag_row(ons, a, b, alpha):
     lags = [lag(o[a], o[b]) for o in ons]
     signs = [x[2] for x in lags]
     pp, pn = sign_test(signs)
-    fin = [(lo, hi) for lo, hi, _ in lags if np.isfinite(lo) and np.isfinite(hi)]
-    (mlo, mhi), (blo, bhi) = censored_median(fin)
-    xs = [o[b + 'x'] - o[a + 'x'] for o in ons if np.isfinite(o[b + 'x']) and np.isfinite(o[a + 'x'])]
+    (mlo, mhi), (blo, bhi) = censored_median([x[:2] for x in lags])
+    xs = [o[b + 'x'] - o[a + 'x'] for o in ons]
+    hl = [lag(o[a + 'h'], o[b + 'h']) for o in ons]
     stat = (f"{b} - {a}: {sum(s > 0 for s in signs)} positive, {sum(s < 0 for s in signs)} negative, "
             f"{sum(s == 0 for s in signs)} undetermined of {len(signs)}; sign test p (later) {pp:.3g}, (earlier) {pn:.3g}; "
-            f"median lag in [{mlo:+.0f}, {mhi:+.0f}] steps (censoring kept; 95% bootstrap {blo:+.0f} to {bhi:+.0f}, "
-            f"{len(fin)} seeds with both onsets); interpolated crossings: median {np.median(xs) if xs else np.nan:+.0f}")
+            f"median lag in [{num(mlo)}, {num(mhi)}] steps (censoring kept; 95% bootstrap {num(blo)} to {num(bhi)}); "
+            f"interpolated crossings: median {num(np.median(xs))}; held onsets: {sum(x[2] > 0 for x in hl)} positive, "
+            f"{sum(x[2] < 0 for x in hl)} negative")
     v = 'confirmed' if pp < alpha else 'the opposite' if pn < alpha else 'inconclusive'
     return stat, v
 
@@ -222,7 +259,8 @@ def drift(r):
     o = run_onsets(r)
     ks, _, kc = k_of(r['probe'])
     j = prereg2.t_index(r['probe']['ts'], T_MID)
-    fwd = dict(zip(ks.tolist(), np.asarray(r['probe']['acc_a'])[:, j] / np.maximum(kc, 1e-9)))
+    ceil_a = np.asarray(r['probe'].get('oracle_a', kc))
+    fwd = dict(zip(ks.tolist(), np.asarray(r['probe']['acc_a'])[:, j] / np.maximum(ceil_a, 1e-9)))
     ch = r['chain']
     own = dict(zip(np.asarray(ch['step']).tolist(), np.asarray(ch['pacc']) / np.maximum(np.asarray(ch['oracle_pacc']), 1e-9)))
     cs = [c for c in own if o['K'][1] <= c < o['S'][1]]
@@ -244,28 +282,34 @@ def h2(runs):
     if len(vals) < 2:
         return name, stat, f"seeds {seed_text(use)}", 'not testable (fewer than 2 seeds with a window)'
     v = ('the chain reaches mid noise off the data (exposure bias)' if lo > DRIFT_MIN else
-         f'the chain is on the data at mid noise: the samples go wrong below t = {T_MID}' if hi < DRIFT_MIN else 'inconclusive')
+         f'the chain is on the data at mid noise: the samples go wrong below t = {T_MID}' +
+         (' (the chain does better than forward-noised data)' if hi < -DRIFT_MIN else '') if hi < DRIFT_MIN else 'inconclusive')
     return name, stat, f"seeds {seed_text(use)} ({100 * level:.1f}% interval)", v
 
 
-def closes(o, sv):
-    """Whether variant onset sv (interval) closes the gap of a run with onsets o; None when S is not after K."""
-    K, S = o['K'], o['S']
-    if not (np.isfinite(K[1]) and np.isfinite(S[1])) or S[1] <= K[1]:
+def reference(v):
+    """The ladder variant a variant is paired with (same labels and initial noise)."""
+    return 'ddim100_sub' if v == 'ddpm1000' else 'ddim100'
+
+
+def ladder_onset(r, v):
+    """The held onset of ladder entry v (a variant, or 'ddim100_sub') on the run's window."""
+    lad = r['ladder'][v]
+    return held(lad['step'], reached(lad['acc'], lad['oracle_acc']))
+
+
+def closes(K, R, sv, end):
+    """Whether a variant with held onset sv closes the gap between K and its reference's held onset R (intervals);
+    None when the seed does not count (K never reached, or R less than two checkpoints after K). end: the window's
+    last checkpoint (R never reached counts as end + GRID_STEP)."""
+    if not np.isfinite(K[1]):
+        return None
+    r_hi = R[1] if np.isfinite(R[1]) else end + GRID_STEP
+    if r_hi - K[1] < 2 * GRID_STEP:
         return None
     if not np.isfinite(sv[1]):
         return False
-    return bool(sv[1] <= K[1] + GRID_STEP or S[1] - sv[1] >= HALF * (S[1] - K[1]))
-
-
-def variant_onset(r, v):
-    lad = r['ladder'][v]
-    steps = np.asarray(lad['step'])
-    ok = reached(lad['acc'], lad['oracle_acc'])
-    if ok[0]:  # reached at the window's first checkpoint: left-censored, at most that checkpoint
-        return (-np.inf, float(steps[0]))
-    lo, hi = first_reached(steps, ok)
-    return (lo, hi)
+    return bool(sv[1] <= r_hi - GRID_STEP and (sv[1] <= K[1] + GRID_STEP or r_hi - sv[1] >= HALF * (r_hi - K[1])))
 
 
 def variant_row(runs, v):
@@ -275,22 +319,39 @@ def variant_row(runs, v):
         return name, problem, f"seeds {seed_text(use)}", 'incomplete: no verdict'
     level = ALPHA / N_SECONDARY
     per, cl, ivs = [], [], []
+    show = lambda iv: prereg2.show_iv(iv) if np.isfinite(iv[0]) else f"<= {iv[1]:.0f}"
     for r in use:
-        o, sv = run_onsets(r), variant_onset(r, v)
-        c = closes(o, sv)
-        per.append(f"{r['seed']}: S_v {prereg2.show_iv(sv) if np.isfinite(sv[0]) else f'<= {sv[1]:.0f}'}" + ('' if c is None else f" ({'closes' if c else 'no'})"))
+        o, sv, R = run_onsets(r), ladder_onset(r, v), ladder_onset(r, reference(v))
+        c = closes(o['K'], R, sv, float(r['ladder'][v]['step'][-1]))
+        per.append(f"{r['seed']}: K {show(o['K'])}, R {show(R)}, S_v {show(sv)}" + (' (not counted)' if c is None else f" ({'closes' if c else 'no'})"))
         if c is not None:
             cl.append(c)
-            if np.isfinite(sv[1]):  # closure S - S_v with censoring kept (a left-censored S_v lies in [0, first])
-                ivs.append((o['S'][0] - sv[1], o['S'][1] - (sv[0] if np.isfinite(sv[0]) else 0.0)))
+            # closure R - S_v with censoring kept (a left-censored onset lies in [0, first])
+            lo_of = lambda iv: iv[0] if np.isfinite(iv[0]) else 0.0
+            ivs.append((R[0] - sv[1], R[1] - lo_of(sv)))
     n, k = len(cl), sum(cl)
     p_close = float(binom.sf(k - 1, n, 0.5)) if n else 1.0
     p_fail = float(binom.sf(n - k - 1, n, 0.5)) if n else 1.0
     (mlo, mhi), (blo, bhi) = censored_median(ivs, 1 - level)
-    stat = (f"closes in {k} of {n} seeds with S after K (p closes {p_close:.3g}, p fails {p_fail:.3g}); closure S - S_v "
-            f"median in [{mlo:+.0f}, {mhi:+.0f}] steps ({100 * (1 - level):.1f}% bootstrap {blo:+.0f} to {bhi:+.0f}); " + '; '.join(per))
-    v_ = 'closes the gap' if p_close < level else 'does not close the gap' if p_fail < level else f'mixed ({k} of {n} seeds)'
+    stat = (f"closes in {k} of {n} counted seeds (p closes {p_close:.3g}, p fails {p_fail:.3g}); closure R - S_v median in "
+            f"[{num(mlo)}, {num(mhi)}] steps ({100 * (1 - level):.1f}% bootstrap {num(blo)} to {num(bhi)}); reference "
+            f"R = {reference(v)}; " + '; '.join(per))
+    v_ = ('not testable (no counted seed)' if not n else 'closes the gap' if p_close < level else
+          'does not close the gap' if p_fail < level else f'mixed ({k} of {n} seeds)')
     return name, stat, f"seeds {seed_text(use)} (alpha {level:.3g})", v_
+
+
+def control_row(runs):
+    """Negative control (descriptive): the ladder's ddim100 (200 labels, seed 1) against the dense baseline's S."""
+    use, problem = select(runs)
+    if problem:
+        return 'Control: ladder ddim100 vs dense S', problem, f"seeds {seed_text(use)}", 'incomplete: no verdict'
+    per = []
+    for r in use:
+        R, S = ladder_onset(r, 'ddim100'), run_onsets(r)['S']
+        per.append(f"{r['seed']}: {R[1] - S[1]:+.0f}" if np.isfinite(R[1]) and np.isfinite(S[1]) else f"{r['seed']}: -")
+    return ('Control: ladder ddim100 vs dense S', 'held onset minus first-crossing onset, per seed: ' + ', '.join(per),
+            f"seeds {seed_text(use)}", 'descriptive (no verdict)')
 
 
 def account(rows):
@@ -310,11 +371,15 @@ def account(rows):
     return '; '.join(parts) if parts else 'neither account is supported'
 
 
+def num(x):
+    return f"{x:+.0f}" if np.isfinite(x) else ('unbounded' if x > 0 else '-unbounded') if not np.isnan(x) else 'nan'
+
+
 def seed_text(use):
     return ','.join(str(r['seed']) for r in use) or 'none'
 
 
 def all_claims(runs):
     """Every v3 row (claim, statistic, seeds, verdict) and the account."""
-    rows = [primary(runs), h1(runs), h2(runs)] + [variant_row(runs, v) for v in CLOSERS]
+    rows = [primary(runs), h1(runs), h2(runs)] + [variant_row(runs, v) for v in CLOSERS] + [control_row(runs)]
     return rows, account(rows)

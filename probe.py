@@ -38,7 +38,7 @@ from artifacts import checkpoints, load_npz, load_pt, need_run_dir, progress, sa
 from bumps import draw_labels, render
 from configurator import configure, check, fail
 from metrics import demean_channels, position_hits
-from model import UNet, Diffusion, pick_device
+from model import Diffusion, from_checkpoint, pick_device
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'            # run folder with data.npz and ckpt_*.pt
@@ -88,11 +88,10 @@ def probe(model, diffusion, x0, p, q, r, ts, noise, c):
         decode = t in c['dec_ts']
         tt = torch.full((len(x0),), t, dtype=torch.long, device=dev)
         xt = diffusion.q_sample(x0, tt, noise[j])
-        a = diffusion.abar[t]
         x0_hat = {}
         for name, label in (('a', p), ('b', q)):
             eps, feats = model(xt, tt, torch.from_numpy(label).to(dev), return_features=True)
-            x0_hat[name] = ((xt - (1 - a).sqrt() * eps.float()) / a.sqrt())[:, 0].cpu().numpy()
+            x0_hat[name] = diffusion.predict_x0(xt, eps.float(), t)[:, 0].cpu().numpy()
             if name == 'b':
                 l4 = demean_channels(feats['layer4'].float().flatten(1).cpu().numpy(), size)
         xb = x0_hat['b'].reshape(len(p), -1)
@@ -163,9 +162,7 @@ if __name__ == '__main__':
         ck = load_pt(found[step], 'train.py')
         if not same_data(ck['data_config'], dc):
             fail(f"{found[step]} was trained on another dataset than {out_dir}/data.npz: rerun train.py")
-        model = UNet(**ck['model_args'])
-        model.load_state_dict(ck['ema'] if 'ema' in ck else ck['model'])
-        model = model.to(device).eval()
+        model = from_checkpoint(ck, device)
         diffusion = Diffusion(**ck['diffusion_args']).to(device)
         res = probe(model, diffusion, x0, p, q, r, ts, noise, config)
         meta = json.dumps(dict(probe=config, train=ck['config'], data=dc, step=step))

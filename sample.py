@@ -33,7 +33,7 @@ import torch
 from artifacts import checkpoints, load_npz, load_pt, need_run_dir, progress, result_settings, same_data, save_npz
 from bumps import draw_labels
 from configurator import configure, check, fail
-from model import UNet, Diffusion, blank_layer4, generate, pick_device, set_tf32
+from model import Diffusion, blank_layer4, from_checkpoint, generate, pick_device, set_tf32
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'      # run folder with data.npz and ckpt_*.pt
@@ -70,12 +70,6 @@ class Hybrid(torch.nn.Module):
     def forward(self, x, t, mu, return_features=False):
         net = self.early if self.lo <= int(t[0]) <= self.hi else self.late
         return net(x, t, mu, return_features=return_features)
-
-
-def load_model(ck, device):
-    model = UNet(**ck['model_args']).to(device)
-    model.load_state_dict(ck['ema'] if use_ema and 'ema' in ck else ck['model'])
-    return model.to(memory_format=torch.channels_last).eval()
 
 
 def validate(c, T):
@@ -139,9 +133,9 @@ if __name__ == '__main__':
         ck = load_pt(found[step], 'train.py')
         if not same_data(ck['data_config'], data['config']):
             fail(f"{found[step]} was trained on another dataset than {out_dir}/data.npz: rerun train.py")
-        model = load_model(ck, device)
+        model = from_checkpoint(ck, device, use_ema)
         if early_step >= 0:
-            model = Hybrid(model, load_model(load_pt(found[early_step], 'train.py'), device), band_lo, band_hi)
+            model = Hybrid(model, from_checkpoint(load_pt(found[early_step], 'train.py'), device, use_ema), band_lo, band_hi)
         if compile != 'none':
             model = torch.compile(model, mode=None if compile == 'default' else compile)
         diffusion = Diffusion(**ck['diffusion_args']).to(device)

@@ -206,6 +206,42 @@ def test_overfit_one_batch():
     assert losses[-1] < losses[0] / 10
 
 
+def test_ladder_sampler_options():
+    """The ladder's sampler options (prereg3.py): epsilon scaling by 1 changes nothing and by more shrinks the noise the
+    chain removes; an early exit at t = 300 returns x0_hat of the chain's own x_300 after the calls above 300 and
+    one at 300 (a network whose eps is the true noise of a known x0 returns that x0); renoise calls at 300 twice and
+    then finishes the chain; predict_x0 inverts q_sample."""
+    d = Diffusion(1000).double()
+    x0 = torch.rand(3, 1, 8, 8, dtype=torch.float64) * 2 - 1
+    z = torch.randn(3, 1, 8, 8, dtype=torch.float64)
+    t = torch.tensor([5, 300, 900])
+    assert torch.allclose(d.predict_x0(d.q_sample(x0, t, z), z, t), x0, atol=1e-9)
+    calls = []
+
+    class Oracle(torch.nn.Module):  # eps consistent with x0 at every x_t: x0_hat is x0 exactly
+        def forward(self, x, tt, mu, return_features=False):
+            calls.append(int(tt[0]))
+            a = d.abar[tt][:, None, None, None]
+            eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
+            return (eps, {'layer4': x}) if return_features else eps
+
+    mu = torch.zeros(3, 2)
+    gen = lambda: torch.Generator().manual_seed(0)
+    x, _ = d.sample(Oracle(), mu, steps=100, sampler='ddim', eta=1.0, generator=gen(), size=8, exit_at=300, rep_step=-1)
+    assert torch.allclose(x.double(), x0, atol=1e-6) and calls[-1] == 300 and min(calls) == 300 and len(calls) == 71
+    calls.clear()
+    d.sample(Oracle(), mu, steps=100, sampler='ddim', eta=1.0, generator=gen(), size=8, exit_at=300, renoise=True, rep_step=-1)
+    assert calls.count(300) == 2 and calls[-1] == 0 and len(calls) == 71 + 1 + 30
+    a, _ = d.sample(Oracle(), mu, steps=20, sampler='ddim', eta=0.0, generator=gen(), size=8)
+    b, _ = d.sample(Oracle(), mu, steps=20, sampler='ddim', eta=0.0, generator=gen(), size=8, eps_scale=(1.0, 0.0))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match='rep_step'):
+        d.sample(Oracle(), mu, steps=20, size=8, rep_step=7)
+    # elicit.py's ddpm1000 reference: a generator draws the first n of a larger x_T identically
+    big, small = (torch.randn((200, 1, 8, 8), generator=gen()) for _ in range(1)), torch.randn((100, 1, 8, 8), generator=gen())
+    assert torch.equal(next(big)[:100], small)
+
+
 # ----------------------------------------------------------------------------- settings
 
 @pytest.fixture(scope='module')
@@ -1368,6 +1404,7 @@ def _v3_run(seed, k, p, s, variants=None, chain_drop=0.0, never=()):
     at = lambda v: (variants or {}).get(v, s)
     ladder = {v: dict(step=w, acc=(np.where(w >= at(v), 1.0, 0.1) if at(v) is not None and v not in never else np.full(len(w), 0.1)),
                       oracle_acc=np.ones(len(w)), pacc=np.ones(len(w)), oracle_pacc=np.ones(len(w))) for v in prereg3.VARIANTS}
+    ladder['ddim100_sub'] = dict(ladder['ddim100'])
     fwd = np.where(w >= k, 1.0, 0.1) if k is not None else np.full(len(w), 0.1)
     r.update(ladder=ladder, chain=dict(step=w, pacc=np.clip(fwd - chain_drop, 0, 1), oracle_pacc=np.ones(len(w))))
     return r
@@ -1385,15 +1422,19 @@ def test_prereg3_pins_its_plan():
 
 
 def test_prereg3_onsets_window_and_crossings():
-    """Onsets on the dense grid, the ladder's window (one checkpoint either side of K .. S, to the end when S is never
-    reached, none when K is never reached) and the interpolated crossing (halfway between 0.8 and 1.0 -> 0.9)."""
+    """Onsets on the dense grid, the ladder's window (one checkpoint before K .. two after S, to the end when S is never
+    reached, none when K is never reached), the interpolated crossing (halfway between 0.8 and 1.0 -> 0.9) and held
+    onsets (a lone crossing does not hold; step 0 never counts, a first listed checkpoint after 0 is left-censored)."""
     import prereg3
     o = prereg3.run_onsets(_v3_run(21, 4000, 5500, 7000))
     assert (o['K'], o['P'], o['S']) == ((3500.0, 4000.0), (5000.0, 5500.0), (6500.0, 7000.0))
-    assert prereg3.window(o['K'], o['S']) == list(range(3500, 7501, 500))
+    assert prereg3.window(o['K'], o['S']) == list(range(3500, 8001, 500))
     assert prereg3.window((3500.0, 4000.0), (16000.0, np.inf))[-1] == 16000 and prereg3.window((16000.0, np.inf), (0, 500)) == []
     assert prereg3.crossing([0, 500, 1000], [0.1, 0.8, 1.0], [1, 1, 1]) == 750.0
     assert prereg3.crossing([0, 500], [0.1, 0.2], [1, 1]) == np.inf
+    assert prereg3.held([0, 500, 1000, 1500, 2000], [1, 1, 0, 1, 1]) == (1000.0, 1500.0)
+    assert prereg3.held([0, 500, 1000], [1, 1, 1]) == (0.0, 500.0) and prereg3.held([500, 1000], [1, 1]) == (-np.inf, 500.0)
+    assert prereg3.held([0, 500, 1000], [0, 1, 0]) == (1000.0, np.inf) and prereg3.held([0, 500, 1000], [0, 0, 1]) == (500.0, 1000.0)
     assert prereg3.complete(_v3_run(21, 4000, 5500, 7000))
     short = _v3_run(21, 4000, 5500, 7000)
     short['ladder']['clip'] = {k: v[:-1] for k, v in short['ladder']['clip'].items()}
@@ -1402,12 +1443,14 @@ def test_prereg3_onsets_window_and_crossings():
 
 def test_prereg3_censored_median_keeps_the_intervals():
     """The lag's median with censoring kept: identical intervals give exactly their ends; the bootstrap interval always
-    holds the median's interval, and widens with spread seeds."""
+    holds the median's interval, and widens with spread seeds; a never-reached onset stays in as an unbounded end."""
     import prereg3
     (lo, hi), (blo, bhi) = prereg3.censored_median([(1000, 1500)] * 8)
     assert (lo, hi, blo, bhi) == (1000, 1500, 1000, 1500)
     (lo, hi), (blo, bhi) = prereg3.censored_median([(x, x + 500) for x in range(0, 8000, 1000)])
-    assert (lo, hi) == (3500, 4000) and blo < lo and bhi > hi
+    assert (lo, hi) == (3000, 4500) and blo < lo and bhi > hi  # an even count: the outer middle values
+    (lo, hi), (blo, bhi) = prereg3.censored_median([(1000, 1500), (2000, np.inf), (3000, np.inf)])
+    assert (lo, hi) == (2000, np.inf) and bhi == np.inf  # never reached stays in, as an unbounded end
 
 
 def test_prereg3_primary_verdicts():
@@ -1432,9 +1475,10 @@ def test_prereg3_primary_verdicts():
 
 
 def test_prereg3_self_chain_and_ladder_verdicts():
-    """H2: a chain as good as the forward probe says the samples go wrong below mid noise; one 0.5 worse says exposure
-    bias. A variant that draws right at K closes the gap in every seed; one no earlier than the baseline does not; one
-    never reached does not; the account names what holds."""
+    """H2: a chain as good as the forward probe says the samples go wrong below mid noise; 0.5 worse says exposure
+    bias; 0.1 worse is inconclusive. A variant that draws right at K closes the gap in every seed; one that draws
+    like its reference does not (also where the lag is one checkpoint: that seed is not counted); one never reached
+    does not; ddpm1000 is paired with ddim100 on its own labels; the account names what holds."""
     import prereg3
     on = [_v3_run(s, 4000, 5500, 7000) for s in prereg3.SEEDS]
     rows, acc = prereg3.all_claims(on)
@@ -1442,17 +1486,28 @@ def test_prereg3_self_chain_and_ladder_verdicts():
     assert by['H2: self-chain probe at t = 300'].startswith('the chain is on the data')
     assert all(by[f'{v}: closes the gap?'] == 'does not close the gap' for v in prereg3.CLOSERS)
     assert acc == 'the samples go wrong below mid noise (the chain is on the data at t = 300)'
+    assert by['Control: ladder ddim100 vs dense S'] == 'descriptive (no verdict)'
+    short = [_v3_run(s, 4000, 4000, 4500) for s in prereg3.SEEDS]  # a one-checkpoint lag: nothing to close
+    assert all(r[3] == 'not testable (no counted seed)' for r in prereg3.all_claims(short)[0] if r[0].endswith('gap?'))
     off = [_v3_run(s, 4000, 5500, 7000, variants={'exit': 4000, 'clip': 5500}, chain_drop=0.5, never=('ddpm1000',)) for s in prereg3.SEEDS]
     rows, acc = prereg3.all_claims(off)
     by = {r[0]: r[3] for r in rows}
     assert by['H2: self-chain probe at t = 300'].startswith('the chain reaches mid noise off the data')
     assert by['exit: closes the gap?'] == 'closes the gap' and by['clip: closes the gap?'] == 'closes the gap'  # 1,500 of 3,000
-    assert by['ddpm1000: closes the gap?'] == 'does not close the gap'
+    assert by['ddpm1000: closes the gap?'] == 'does not close the gap' and 'unbounded' in rows[3 + 0][1]
     assert acc.startswith('the network knows enough') and 'exposure bias' in acc and 'clip, exit closes' in acc
+    grey = [_v3_run(s, 4000, 5500, 7000, chain_drop=0.1 + 0.02 * (i % 2)) for i, s in enumerate(prereg3.SEEDS)]
+    assert {r[0]: r[3] for r in prereg3.all_claims(grey)[0]}['H2: self-chain probe at t = 300'] == 'inconclusive'
     half = [_v3_run(s, 4000, 5500, 7000, variants={'exit': 4000 if i % 2 else 7000}) for i, s in enumerate(prereg3.SEEDS)]
     assert {r[0]: r[3] for r in prereg3.all_claims(half)[0]}['exit: closes the gap?'] == 'mixed (4 of 8 seeds)'
-    left = _v3_run(21, 4000, 5500, 7000, variants={'exit': 0})  # reached at the window's first checkpoint
-    assert prereg3.variant_onset(left, 'exit') == (-np.inf, 3500.0) and prereg3.closes(prereg3.run_onsets(left), (-np.inf, 3500.0))
+    left = _v3_run(21, 4000, 5500, 7000, variants={'exit': 0})  # reached at the window's first checkpoint (3,500)
+    assert prereg3.ladder_onset(left, 'exit') == (-np.inf, 3500.0)
+    early = _v3_run(21, 500, 500, 2000, variants={'exit': 0})  # the window starts at step 0, which never counts
+    assert prereg3.ladder_onset(early, 'exit') == (0.0, 500.0)
+    sub = [_v3_run(s, 4000, 5500, 7000, variants={'ddpm1000': 5500}) for s in prereg3.SEEDS]
+    for r in sub:  # ddim100 on ddpm1000's labels reaches at 6,000: ddpm1000 at 5,500 is one checkpoint earlier only
+        r['ladder']['ddim100_sub']['acc'] = np.where(r['ladder']['ddim100_sub']['step'] >= 6000, 1.0, 0.1)
+    assert {r[0]: r[3] for r in prereg3.all_claims(sub)[0]}['ddpm1000: closes the gap?'] == 'does not close the gap'
     assert prereg3.all_claims(on[:3])[1] == 'incomplete: no account yet'
 
 
