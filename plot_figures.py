@@ -486,6 +486,7 @@ if __name__ == '__main__':
         check(os.path.isdir(run), 'run', run, 'an existing run folder (e.g. out/quick/dx1.0_dy1.0_sigma1.0_seed0)')
         print(f"wrote {look(run, step, n_show, dpi)}")
         raise SystemExit(0)
+    check(os.path.isdir(sweep_dir), 'sweep_dir', sweep_dir, 'an existing sweep folder (run_all.sh makes out/PRESET)')
     runs = load_runs(sweep_dir)
     table = os.path.join(os.path.dirname(claims) or '.', 'metrics.csv')  # committed: runs of earlier sessions live on here
     names = {r['name'] for r in runs}

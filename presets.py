@@ -40,6 +40,7 @@ BASE = dict(
     cpus=1,             # CPUs per run (a SLURM task's cpus-per-task)
     run_threads=1,      # torch threads per run on a CPU (0 = all cores: a one-run preset)
     results=None,       # results/<results>/ gets claims.md and metrics.csv (None: the preset's name)
+    expect='',          # the wall time a run of the preset took, measured (run_all.sh says it before it starts)
 )
 CPU_MODEL = dict(width=8, attn_res='8,4', lr=2e-3, warmup=100, lr_decay='cosine', batch_size=32)
 DDIM_100 = dict(n_samples=500, sampler='ddim', eta=1.0, sample_steps=100)  # agrees with DDPM-1000 (results/NOTES.md)
@@ -56,45 +57,45 @@ STUDY = dict(incs=(0.1, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=(), ho
              probe=dict(), study=True)
 PRESETS = {
     # smoke sweep (what the tests run): every figure and claim from toy runs, ~50 s on 2 cores (README, measured)
-    'tiny': dict(incs=(2.0, 4.0), sigmas=(0.5, 1.0), sigma_incs=(4.0,), imbal=((2.0, 4.0),), hole_d=2.0,
+    'tiny': dict(expect='~50 s on 2 cores', incs=(2.0, 4.0), sigmas=(0.5, 1.0), sigma_incs=(4.0,), imbal=((2.0, 4.0),), hole_d=2.0,
                  holes=((11, 21),), fig3_d=4.0,
                  train=dict(width=8, attn_res='4', pe_dim=16, steps=30, ckpt_every=10, batch_size=16, log_every=5),
                  sample=dict(n_samples=40, sample_steps=5), analyze=dict(umap_seeds=1)),
     # the study's pipeline on toy runs (what the tests run): probes, study.py's claims (no verdict: one seed) and figures
-    'study-tiny': dict(incs=(1.0,), sigmas=(0.5, 1.0), sigma_incs=(1.0,), seeds=(3,), study=True,
+    'study-tiny': dict(expect='~30 s on 2 cores', incs=(1.0,), sigmas=(0.5, 1.0), sigma_incs=(1.0,), seeds=(3,), study=True,
                        train=dict(width=8, attn_res='4', pe_dim=16, steps=30, ckpt_every=10, batch_size=16, log_every=5),
                        sample=dict(n_samples=40, sample_steps=5), analyze=dict(umap_seeds=1),
                        probe=dict(n_probe=40, probe_ts='0,300', dec_ts='300')),
     # one CPU run (d = 1) through phases A -> B -> C: Fig. 3 and claim C1; every core serves it
-    'quick': dict(incs=(1.0,), train=dict(CPU_MODEL, steps=12000, ckpt_every=2000, ckpt_at='500,1000,3000,5000,7000'),
+    'quick': dict(expect='23-25 min on 2 cores', incs=(1.0,), train=dict(CPU_MODEL, steps=12000, ckpt_every=2000, ckpt_at='500,1000,3000,5000,7000'),
                   sample=DDIM_100, cpus=2, run_threads=0),
     # the CPU sweep: 3 increments, 2 sigmas, 1 imbalanced pair, 1 hole
-    'cpu': CPU,
+    'cpu': dict(CPU, expect='2 h 6 min on 2 cores'),
     # the rest of the CPU sweep: the second imbalanced pair (Fig. 5, C4) and the second hole (Fig. 9, C6); joins results/cpu
-    'cpu-more': dict(CPU, incs=(), sigmas=(), sigma_incs=(), imbal=((0.1, 0.5),), holes=((13, 19),), results='cpu'),
+    'cpu-more': dict(CPU, expect='~45 min on 2 cores (estimated)', incs=(), sigmas=(), sigma_incs=(), imbal=((0.1, 0.5),), holes=((13, 19),), results='cpu'),
     # the confirmatory seeds 1 and 2 of the runs behind C1, C3 and C5 (one seed per command: SEEDS=1, SEEDS=2); join results/cpu
-    'cpu-seeds': dict(CPU, imbal=(), holes=(), seeds=(1, 2), results='cpu'),
+    'cpu-seeds': dict(CPU, expect='87 min per seed on 2 cores', imbal=(), holes=(), seeds=(1, 2), results='cpu'),
     # more of the paper's grid at CPU scale (Figs. 4 and 8), one seed: 11 runs, sigma = 1 shared between the figures;
     # the 4 it shares with `cpu` (d = 0.1, 0.5, 1 and sigma = 0.5 at d = 1) are linked from out/cpu when finished there
-    'grid': dict(CPU, incs=(0.1, 0.25, 0.5, 0.75, 1.0), sigmas=(0.3, 0.5, 0.7, 1.0), sigma_incs=(0.1, 1.0), imbal=(), holes=()),
+    'grid': dict(CPU, expect='~2 h 10 min on 2 cores after cpu (estimated)', incs=(0.1, 0.25, 0.5, 0.75, 1.0), sigmas=(0.3, 0.5, 0.7, 1.0), sigma_incs=(0.1, 1.0), imbal=(), holes=()),
     # the where-before-how study (prereg2.py): d = 1, d = 0.1 and sigma = 0.5 at d = 1, probes every 500 steps; one
     # command per seed or two (SEEDS=3,4 bash run_all.sh study); seeds >= 3 are confirmatory
-    'study': dict(STUDY, seeds=(3,)),
+    'study': dict(STUDY, expect='42-76 min per run, two at a time on 2 cores', seeds=(3,)),
     # the study's two smaller arms, the imbalanced pair (C4) and the hole (C6), on v1's statistics (seeds 3-5); join results/study
-    'study-more': dict(STUDY, incs=(), sigmas=(), sigma_incs=(), imbal=((0.1, 1.0),), holes=((11, 21),), seeds=(3,), results='study'),
+    'study-more': dict(STUDY, expect='45-60 min per run, two at a time on 2 cores', incs=(), sigmas=(), sigma_incs=(), imbal=((0.1, 1.0),), holes=((11, 21),), seeds=(3,), results='study'),
     # the study's exploratory phase: its d = 1 run on seeds 0-2 (seen before v2 was committed; never confirmatory)
-    'study-explore': dict(STUDY, incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(0, 1, 2)),
+    'study-explore': dict(STUDY, expect='42-76 min per run, two at a time on 2 cores', incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(0, 1, 2)),
     # the study at width 16 (issue 31; exploratory, not in v2): d = 1, the seeds of v2's first confirmatory runs, so each
     # pairs with its width-8 run in `study`; ~1 h of training per run (width 16 trains at ~140 img/s on one core, earlier
     # measurements), not yet run
-    'wide': dict(STUDY, incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(3, 4, 5), train=dict(STUDY['train'], width=16)),
+    'wide': dict(STUDY, expect='~2 h per run beside another on 2 cores', incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(3, 4, 5), train=dict(STUDY['train'], width=16)),
     # why the samples lag (prereg3.py): d = 1 on v3's seeds 21-28, the study's model and schedule, samples and probes at
     # every checkpoint (500 steps), then the elicitation ladder (elicit.py) on each run's window; one or two seeds per
     # command (SEEDS=21,22 bash run_all.sh elicit)
-    'elicit': dict(STUDY, incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(21,), sample=DDIM_100, analyze=dict(umap_seeds=1),
+    'elicit': dict(STUDY, expect='not yet measured (training ~25 min per run beside another)', incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(21,), sample=DDIM_100, analyze=dict(umap_seeds=1),
                    probe=dict(dec_ts='300'), study=False, elicit=True),
     # the paper's model (train.py's defaults), schedule and sweep: 123 runs of 320,000 steps, for GPUs
-    'paper': dict(incs=tuple(round(0.1 * i, 1) for i in range(1, 11)), sigmas=tuple(round(0.1 * i, 1) for i in range(1, 11)),
+    'paper': dict(expect='~84 min per run on one H200 (projected), ~170-200 h for the sweep', incs=tuple(round(0.1 * i, 1) for i in range(1, 11)), sigmas=tuple(round(0.1 * i, 1) for i in range(1, 11)),
                   sigma_incs=(0.1, 0.5, 1.0), imbal=((0.1, 1.0), (0.1, 0.5)), hole_d=0.1, holes=((13, 19), (11, 21)),
                   seeds=(0, 1, 2), gpu=1, cpus=4, run_threads=0),
 }
@@ -321,7 +322,8 @@ def write(path, text):
 def shell(p):
     """The preset's resources and figure settings as shell assignments (run_all.sh evals them)."""
     return (f"GPU={p['gpu']} CPUS={p['cpus']} RUN_THREADS={p['run_threads']} RESULTS={shlex.quote(p['results'])} STUDY={int(p['study'])} "
-            f"FIG3_D={p['fig3_d']} SIGMA_INCS={shlex.quote(','.join(map(str, p['sigma_incs'])))}")
+            f"FIG3_D={p['fig3_d']} SIGMA_INCS={shlex.quote(','.join(map(str, p['sigma_incs'])))} ELICIT={int(p['elicit'])} "
+            f"EXPECT={shlex.quote(p['expect'] or 'not measured')}")
 
 
 def bash_array(name, items):

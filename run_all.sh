@@ -14,8 +14,10 @@
 # linked: `grid` reuses `cpu`'s runs), resumes unfinished ones and redraws the
 # figures. Once a sweep.sbatch exists for a preset, rerunning only gathers: it draws what has finished and lists the
 # runs still missing, without starting or touching them (LOCAL=1 runs the missing ones here instead).
+# Ctrl-C (or SIGTERM) stops the driver, every run and every stage within seconds; the same command resumes.
 set -euo pipefail
 cd "$(dirname "$0")"
+case "${1:-}" in -h|--help|help) sed -n '2,/^set -euo/p' run_all.sh | sed '$d; s/^# \{0,1\}//'; exit 0;; esac
 PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 bad() { echo "error: bad $1='$2': allowed is $3" >&2; exit 2; }  # every environment setting is checked before its first use
 [[ "${THREADS:-0}" =~ ^[0-9]+$ ]] || bad THREADS "$THREADS" "an integer >= 0 (0 = all cores)"
@@ -26,7 +28,7 @@ for v in OVERLAP SLURM LOCAL; do [[ "${!v:-0}" =~ ^[01]$ ]] || bad "$v" "${!v}" 
 
 if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt)
   shift; settings=$($PY presets.py run "$@") || exit 2
-  eval "$settings"; dir=$2  # flag arrays MAKE_DATA TRAIN SAMPLE ANALYZE PROBE, the preset's GPU RUN_THREADS, SEED, SIG, DONE_SAME, DO_PROBE, REUSE
+  eval "$settings"; dir=$2  # flag arrays MAKE_DATA TRAIN SAMPLE ANALYZE PROBE, the preset's GPU RUN_THREADS ELICIT, SEED, SIG, DONE_SAME, DO_PROBE, REUSE
   finished() {  # one line per finished run, with the sweep's progress when run_all.sh started this job
     [ -n "${SWEEP_LOG:-}" ] || { echo "$1"; return; }
     echo "$2" >> "$SWEEP_LOG"
@@ -43,7 +45,7 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
   mkdir -p "$dir"
   if command -v flock > /dev/null; then  # one process per run folder, whichever machine started it (SLURM or local)
     exec 9> "$dir/.lock"
-    flock -n 9 || { echo "busy $dir: another process is running it, left alone"; exit 0; }
+    flock -n 9 || { echo "busy $dir: another process is running it (left alone; its sweep draws once it is done)" >&2; exit 3; }
   fi
   rm -f "$dir/DONE"  # being (re)done: not done until it finishes, for a gather or another preset meanwhile
   TH="--threads=${THREADS:-$RUN_THREADS}"
@@ -65,7 +67,8 @@ if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIG
   }
   if stage make_data "$PY" make_data.py --out_dir="$dir" "${MAKE_DATA[@]}" &&
      stage train "$PY" train.py --out_dir="$dir" --seed="$SEED" "${TRAIN[@]}" "$TH" &&
-     evaluate && { [ "$DO_PROBE" = 0 ] || stage probe "$PY" probe.py --out_dir="$dir" "${PROBE[@]}" "$TH"; }; then
+     evaluate && { [ "$DO_PROBE" = 0 ] || stage probe "$PY" probe.py --out_dir="$dir" "${PROBE[@]}" "$TH"; } &&
+     { [ "$ELICIT" = 0 ] || stage elicit "$PY" elicit.py --out_dir="$dir" "$TH"; }; then
     echo "$SIG" > "$dir/DONE.tmp" && mv "$dir/DONE.tmp" "$dir/DONE"
     finished "done  $dir ($((SECONDS - t0)) s)" ran
   else
@@ -87,6 +90,7 @@ if [ "$PRESET" = auto ]; then PRESET=$([ "$NGPU" -gt 0 ] && echo paper || echo c
 settings=$($PY presets.py shell "$PRESET") || exit 2
 eval "$settings"  # GPU CPUS RUN_THREADS RESULTS FIG3_D SIGMA_INCS (presets.py)
 ROOT=${ROOT:-.}  # out/, figures/ and results/ go under here
+[ -d "$ROOT" ] || { echo "error: ROOT=$ROOT does not exist: create it first (out/, figures/ and results/ go under it)" >&2; exit 2; }
 OUT=$ROOT/out/$PRESET
 mkdir -p "$OUT"
 N=$($PY presets.py jobs "$PRESET" "$OUT")  # OUT/jobs.txt: one line per run (presets.py)
@@ -138,7 +142,21 @@ if [ "${PACK:-1}" -gt 1 ]; then  # training first, K runs per network, one pack 
   echo "run_all.sh $PRESET: training the unfinished runs $PACK at a time as one network (PACK=$PACK; logs: each run's log.txt)"
   $PY presets.py pack "$PRESET" "$OUT" "$PACK" "${THREADS:-0}" || { echo "error: packed training failed: nothing drawn; rerun to resume it" >&2; exit 1; }
 fi
-echo "run_all.sh $PRESET: $N runs, $JOBS at a time, $THREADS thread(s) each (0 = all); each run's progress: its log.txt"
+echo "run_all.sh $PRESET: $N runs, $JOBS at a time, $THREADS thread(s) each (0 = all); measured: $EXPECT; each run's progress: its log.txt"
+children() {  # pgrep where procps is installed, else /proc
+  pgrep -P "$1" 2> /dev/null || for f in /proc/[0-9]*/stat; do read -r p _ _ pp _ < "$f" 2> /dev/null && [ "$pp" = "$1" ] && echo "$p"; done
+}
+tree() { local c; for c in $(children "$1"); do tree "$c"; done; echo "$1"; }  # a process and its descendants
+stop() {  # Ctrl-C or SIGTERM: every run and stage of the sweep ends (twice: a job started meanwhile goes too); resumable
+  trap - INT TERM
+  for _ in 1 2; do kill -TERM $(tree "$XPID") 2> /dev/null || true; sleep 0.5; done
+  wait 2> /dev/null || true
+  echo "run_all.sh $PRESET: stopped ($1): no run goes on; rerun the same command to resume (finished runs are kept)" >&2
+  exit 130
+}
+XPID=
+trap 'stop interrupt' INT
+trap 'stop SIGTERM' TERM
 SWEEP_T0=$(date +%s)
 export SWEEP_LOG=$OUT/.finished SWEEP_N=$N SWEEP_T0
 : > "$SWEEP_LOG"
@@ -158,10 +176,16 @@ while kill -0 $XPID 2> /dev/null; do  # every HEARTBEAT s: where each running ru
   fi
 done
 status=0; wait $XPID || status=$?
+trap - INT TERM
 echo "run_all.sh $PRESET: $(( $(date +%s) - SWEEP_T0 )) s"
-if [ $status != 0 ]; then  # figures and verdicts only from a complete sweep: a partial one would judge the old runs
-  while read -r _ dir _; do [ -f "$dir/FAILED" ] && echo "failed: $dir: $(cat "$dir/FAILED")" >&2; done < "$OUT/jobs.txt"
-  echo "error: some runs failed (listed above; logs in their log.txt), so no figures or verdicts were drawn; rerun to retry them (one whose settings changed: delete its folder first)" >&2
+undone=0  # figures and verdicts only from a complete sweep: a partial one would judge the old runs
+while read -r _ dir _; do
+  [ -f "$dir/DONE" ] && continue
+  undone=$((undone + 1))
+  if [ -f "$dir/FAILED" ]; then echo "failed: $dir: $(cat "$dir/FAILED")" >&2; else echo "not done: $dir (busy in another process, or stopped)" >&2; fi
+done < "$OUT/jobs.txt"
+if [ $status != 0 ] || [ $undone -gt 0 ]; then
+  echo "error: $undone of $N runs are not done (listed above; logs in their log.txt), so no figures or verdicts were drawn; rerun when they are (one whose settings changed: delete its folder first)" >&2
   exit 1
 fi
 draw

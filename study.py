@@ -305,6 +305,7 @@ if __name__ == '__main__':
     if widths:
         fig_widths([f.strip() for f in widths.split(',') if f.strip()], fig_dir, dpi)
         raise SystemExit
+    check(os.path.isdir(sweep_dir), 'sweep_dir', sweep_dir, 'an existing sweep folder (run_all.sh makes out/PRESET)')
     table = os.path.join(results, 'metrics.csv')
     runs = read_metrics_csv(table)
     if not runs:

@@ -369,6 +369,82 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     assert (tmp_path / 'ckpt_0000002.pt').read_bytes() == good
 
 
+# ----------------------------------------------------------------------------- stopping a sweep, busy runs, missing folders
+
+def _sweep_procs(tag):
+    """Processes whose command line names `tag` (a test's own folder), from /proc."""
+    out = []
+    for pid in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                if tag.encode() in f.read():
+                    out.append(int(pid))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir('/proc'), reason='reads /proc')
+def test_ctrl_c_stops_every_run_of_a_sweep(tmp_path):
+    """Ctrl-C on `bash run_all.sh tiny` (SIGINT to its process group, as a terminal sends it) stops the driver, the
+    xargs workers and every stage within seconds, says in one line that the same command resumes, exits non-zero,
+    leaves no process of the sweep behind and draws nothing."""
+    import signal
+    import time
+    env = {**os.environ, 'ROOT': str(tmp_path), 'PYTHON': sys.executable, 'HEARTBEAT': '1'}
+    p = subprocess.Popen(['bash', 'run_all.sh', 'tiny'], cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    t0 = time.time()
+    while not list(tmp_path.glob('out/tiny/*/log.txt')) and time.time() - t0 < 60:
+        time.sleep(0.1)
+    time.sleep(1.0)  # a stage is running
+    assert p.poll() is None, p.communicate()
+    os.killpg(p.pid, signal.SIGINT)
+    t1 = time.time()
+    out, err = p.communicate(timeout=30)
+    assert time.time() - t1 < 10 and p.returncode != 0
+    assert 'stopped (interrupt)' in err and 'rerun the same command to resume' in err
+    time.sleep(0.5)
+    assert _sweep_procs(str(tmp_path)) == [] and not (tmp_path / 'figures').exists()
+
+
+def test_busy_run_stops_the_draw(tmp_path):
+    """A run another process holds (its lock taken) is named, and the driver exits non-zero without drawing: figures
+    and verdicts come only from a sweep whose every run is done."""
+    run_dir = tmp_path / 'out' / 'quick' / 'dx1.0_dy1.0_sigma1.0_seed0'
+    run_dir.mkdir(parents=True)
+    holder = subprocess.Popen(['flock', str(run_dir / '.lock'), 'sleep', '60'])
+    try:
+        import time
+        while not (run_dir / '.lock').exists():
+            time.sleep(0.05)
+        time.sleep(0.2)
+        p = subprocess.run(['bash', 'run_all.sh', 'quick'], cwd=HERE, capture_output=True, text=True, timeout=120,
+                           env={**os.environ, 'ROOT': str(tmp_path), 'PYTHON': sys.executable})
+    finally:
+        holder.kill()
+    assert p.returncode == 1 and 'busy' in p.stderr and 'dx1.0_dy1.0_sigma1.0_seed0' in p.stderr, p.stderr
+    assert 'not done' in p.stderr and 'no figures or verdicts were drawn' in p.stderr
+    assert not (tmp_path / 'figures').exists() and not (tmp_path / 'results').exists()
+
+
+def test_missing_folders_and_help(tmp_path):
+    """A sweep or run folder that does not exist is said in one line and nothing is written; ROOT must exist;
+    `--help` prints the usage."""
+    figs = tmp_path / 'figs'
+    for script in ('study.py', 'plot_figures.py', 'elicit.py', 'probe.py', 'sample.py', 'analyze.py'):
+        key = 'out_dir' if script in ('elicit.py', 'probe.py', 'sample.py', 'analyze.py') else 'sweep_dir'
+        p = run(script, f'--{key}={tmp_path}/nope', *([f'--fig_dir={figs}'] if key == 'sweep_dir' else []), ok=False)
+        err = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and len(err) == 1 and 'nope' in err[0] and 'Traceback' not in p.stderr, (script, p.stderr)
+    assert os.listdir(tmp_path) == []
+    p = subprocess.run(['bash', 'run_all.sh', 'tiny'], cwd=HERE, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, 'ROOT': str(tmp_path / 'nowhere'), 'PYTHON': sys.executable})
+    assert p.returncode == 2 and 'ROOT=' in p.stderr and not (tmp_path / 'nowhere').exists()
+    p = subprocess.run(['bash', 'run_all.sh', '--help'], cwd=HERE, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and 'bash run_all.sh tiny' in p.stdout and 'Ctrl-C' in p.stdout
+
+
 # ----------------------------------------------------------------------------- end to end
 
 @pytest.mark.long(order=3)
