@@ -152,6 +152,7 @@ $PY analyze.py --out_dir="$S" --follow=$SP | tee "$W/analyze.txt"
 wait $SP || { tail -n 20 "$OUT/logs/sample_run.txt"; exit 1; }
 say "sampled and scored"
 sed -n '/^ split/,$p' "$W/analyze.txt" > "$OUT/metrics.txt"
-quiet plot "$PY" plot_figures.py --sweep_dir="$W/sweep" --fig_dir="$W/fig" --claims="$OUT/claims.md" --fig3_d=$FIG3 --sigma_incs=
+quiet report "$PY" report.py --sweep_dir="$W/sweep" --results="$OUT" --fig3_d=$FIG3 --sigma_incs=
+quiet plot "$PY" plot_figures.py --sweep_dir="$W/sweep" --results="$OUT" --fig_dir="$W/fig" --fig3_d=$FIG3 --sigma_incs=
 cp "$W/fig/fig3.png" "$OUT/fig3.png"
 say "done; files in $OUT: $(cd "$OUT" && echo *)"

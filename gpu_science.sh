@@ -6,7 +6,7 @@
 # on the GPU beside 500 DDIM-100 samples at every 1,000th and 2,500th step and the last (Alg. 1 and position-only
 # accuracy, analyze.py on the machine's CPUs); then the study's table, claims (prereg2's rules: one seed, so no
 # verdict) and figures. The device tool returns 8 files, so OUTDIR ends with two: SUMMARY.txt and gpu-science.tgz
-# (metrics.csv, probes.csv, claims, PNGs, logs/ and the run's probes_*.npz under run/, for study.py here).
+# (metrics.csv, probes.csv, claims, PNGs, logs/ and the run's probes_*.npz under run/, for report.py here).
 #   bash gpu_science.sh OUTDIR                      # on the GPU machine (.whl/ beside it: `bash gpu_check.sh wheels`)
 #   GPU_SCIENCE_DRY=1 bash gpu_science.sh OUTDIR    # the same steps on the CPU at a tiny size (a test runs it)
 # Budget: TRAIN_MIN (default 4.5) minutes of training; LIMIT_MIN (default 9.5): past it, the remaining stages are
@@ -75,8 +75,8 @@ else  # the GPU probes every checkpoint and samples the coarser grid while the C
   done
 fi
 if [ -f "$RUN/metrics.npz" ]; then
-  stage figures "$PY" plot_figures.py --sweep_dir="$W/sweep" --fig_dir="$OUT" --claims="$OUT/claims_v1.md" --sigma_incs=
-  stage study "$PY" study.py --sweep_dir="$W/sweep" --fig_dir="$OUT" --results="$OUT"
+  stage report "$PY" report.py --sweep_dir="$W/sweep" --results="$OUT" --sigma_incs= --study=True
+  stage figures "$PY" plot_figures.py --sweep_dir="$W/sweep" --results="$OUT" --fig_dir="$OUT" --sigma_incs= --study=True
 fi
 rm -f "$OUT"/*.pdf
 {
@@ -86,6 +86,6 @@ rm -f "$OUT"/*.pdf
   echo "checkpoints: $(n 'ckpt_*.pt'); sampled: $(n 'samples_*.npz'); probed: $(n 'probes_*.npz')"
   if [ ${#SKIPPED[@]} -gt 0 ]; then echo "left out (time box): ${SKIPPED[*]}"; else echo "left out: nothing"; fi
 } | tee "$OUT/SUMMARY.txt"
-# two files back: SUMMARY.txt and one archive of the rest (with the run's probes and loss.csv, to rerun study.py here)
+# two files back: SUMMARY.txt and one archive of the rest (with the run's probes and loss.csv, to rerun report.py here)
 mkdir -p "$OUT/run" && cp "$RUN"/probes_*.npz "$RUN"/loss.csv "$OUT/run/" 2> /dev/null || true
 (cd "$OUT" && tar czf "$W/gpu-science.tgz" --exclude=SUMMARY.txt . && find . -mindepth 1 ! -name SUMMARY.txt -delete && mv "$W/gpu-science.tgz" .)

@@ -13,9 +13,7 @@ samples and embeddings, the seed with the best final accuracy among the runs on 
 Fig. 3's phases and the claims are prereg.py's (v1, by behaviour); the earlier rule (claims.py) was retired, its last
 verdicts are in results/NOTES.md section 19.
 """
-import csv
 import glob
-import json
 import os
 
 import matplotlib
@@ -23,96 +21,31 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import numpy as np
 
+import prereg
+import prereg2
+import tables
 from artifacts import load_npz
 from bumps import overlap
-import prereg
 from configurator import configure, check, fail
 
 # -----------------------------------------------------------------------------
 sweep_dir = 'out/paper'        # folder of run folders, each holding a metrics.npz
 fig_dir = 'figures'            # where fig3..fig9 .png/.pdf go
-claims = 'results/claims.md'   # the claims table
+results = 'results/cpu'        # the tables report.py wrote (metrics.csv; probes.csv, ladder.csv): runs kept there are drawn too
 fig3_d = 1.0                   # increment of the sigma = fig4_sigma run shown in Fig. 3
 fig4_sigma = 1.0               # sigma of the Fig. 4 runs
 sigma_incs = '0.1,0.5,1.0'     # increments that get a row in Fig. 8
 dpi = 110                      # PNG resolution
+study = False                  # also the where-before-how figures (where_<run>.png, onsets.png; needs the probes)
+elicit = False                 # also v3's ladder.png (needs report.py --elicit=True's ladder.csv)
+widths = ''                    # instead: comma-separated results folders whose d = 1 runs go into {fig_dir}/widths.png
 # a look at one run's samples instead of a sweep's figures
 run = ''                       # a run folder: draw its samples at `step` with Alg. 1's verdict per sample, and stop
 step = -1                      # the checkpoint step of those samples (-1 = the last one sampled)
 n_show = 25                    # samples in that grid (a square number reads best)
 # -----------------------------------------------------------------------------
-RUN_SETTINGS = ('width', 'attn_res', 'pe_dim', 'batch_size', 'lr', 'warmup', 'lr_decay', 'ema', 'steps')  # kept in metrics.csv
 STYLE = {'font.size': 8, 'axes.titlesize': 8, 'figure.dpi': 110, 'savefig.bbox': 'tight'}
 CMAP = 'viridis'
-
-
-def load_runs(sweep_dir):
-    """Every run folder with a metrics file, as dicts: settings (dx, dy, sigma, hole, seed, size) and per split rows."""
-    runs = []
-    for path in sorted(glob.glob(os.path.join(sweep_dir, '*', 'metrics.npz'))):
-        m = load_npz(path, 'analyze.py', keys=('step', 'split', 'acc', 'emb', 'examples', 'probe_r2', 'trust', 'id_dim'))
-        cfg = m.pop('config')['sample']
-        data, train = cfg['data'], cfg['train']
-        hole = None if data.get('hole_lo') is None else (data['hole_lo'], data['hole_hi'])
-        split = {s: {k: v[m['split'] == s] for k, v in m.items()} for s in ('id', 'ood') if (m['split'] == s).any()}
-        runs.append(dict(name=os.path.basename(os.path.dirname(path)), dx=data['dx'], dy=data['dy'], sigma=data['sigma'],
-                         hole=hole, seed=train['seed'], size=data['size'], steps=train['steps'],
-                         train={k: v for k, v in train.items() if k in RUN_SETTINGS}, **split))
-    return runs
-
-
-SCALARS = ('acc', 'acc_x', 'acc_y', 'oracle_acc', 'oracle_acc_x', 'oracle_acc_y', 'n_none', 'n_one', 'n_many', 'n_fill',
-           'r2', 'r2_x', 'r2_y', 'umap_r2_sd', 'probe_r2', 'probe_r2_x', 'probe_r2_y', 'trust', 'id_dim', 'pca_dim',
-           'trust_dm', 'knn_r2_dm', 'trust_ref', 'knn_r2_ref', 'trust_blank', 'knn_r2_blank', 'acc_core', 'oracle_core',
-           'probe_ood_mae', 'probe_blank_mae', 'centre_mae', 'pacc', 'pacc_x', 'pacc_y', 'oracle_pacc')
-BITS = ('ok_x', 'ok_y', 'oracle_ok_x', 'oracle_ok_y', 'single', 'core', 'pok_x', 'pok_y')  # per-sample booleans, hex of np.packbits
-# in the CSV; a run scored before analyze.py had a column (the position-only pacc, pok_x/_y) gets nan, or all False for bits
-SETTINGS = ('name', 'dx', 'dy', 'sigma', 'hole', 'seed', 'size', 'steps', 'train')
-
-
-def write_metrics_csv(path, runs):
-    """The committed results table: one row per run x checkpoint x split with the run's settings, every scalar
-    metric and the per-sample correctness (what the claims need once the run folders are gone)."""
-    rows = []
-    for r in runs:
-        for split in ('id', 'ood'):
-            m = r.get(split)
-            for i in range(len(m['step']) if m is not None else 0):
-                row = {k: (json.dumps(r[k], sort_keys=True) if k in ('hole', 'train') else r[k]) for k in SETTINGS}
-                row.update(split=split, step=int(m['step'][i]), n_samples=len(m['ok_x'][i]))
-                row.update({k: float(m[k][i]) if k in m else np.nan for k in SCALARS})
-                row.update({k: np.packbits(m[k][i]).tobytes().hex() if k in m else '' for k in BITS})
-                rows.append(row)
-    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-    with open(path + '.tmp', 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader(), w.writerows(rows)
-    os.replace(path + '.tmp', path)
-
-
-def read_metrics_csv(path):
-    """Runs (as load_runs gives them, without embeddings and example images) from a metrics.csv."""
-    if not os.path.exists(path):
-        return []
-    runs = {}
-    with open(path, newline='') as f:
-        for row in csv.DictReader(f):
-            r = runs.setdefault(row['name'], dict(name=row['name'], dx=float(row['dx']), dy=float(row['dy']),
-                                                  sigma=float(row['sigma']), hole=json.loads(row['hole']), seed=int(row['seed']),
-                                                  size=int(row['size']), steps=int(row['steps']), train=json.loads(row['train'])))
-            m = r.setdefault(row['split'], {k: [] for k in ('step',) + SCALARS + BITS})
-            m['step'].append(int(row['step']))
-            for k in SCALARS:
-                m[k].append(float(row.get(k) or 'nan'))
-            for k in BITS:
-                m[k].append(np.unpackbits(np.frombuffer(bytes.fromhex(row.get(k) or ''), np.uint8), count=int(row['n_samples'])).astype(bool)
-                            if row.get(k) else np.zeros(int(row['n_samples']), bool))
-    for r in runs.values():
-        r['hole'] = tuple(r['hole']) if r['hole'] else None
-        for split in ('id', 'ood'):
-            if split in r:
-                r[split] = {k: np.array(v) for k, v in r[split].items()}
-    return list(runs.values())
 
 
 def best_seeds(runs):
@@ -436,40 +369,148 @@ def fig9(runs, fig_dir, dpi):
     save(fig, fig_dir, 'fig9', dpi)
 
 
-def write_claims(path, sweep_dir, pre, runs):
-    """The pre-registered claims (prereg.py), then every run with its untrained (step 0) and final metrics and its
-    phases by step."""
-    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-    keys = ('acc', 'oracle_acc', 'r2', 'umap_r2_sd', 'probe_r2', 'trust', 'id_dim')
-    sweep_dir = os.path.normpath(sweep_dir)  # run_all.sh's ./out/X and a hand-typed out/X write the same table
-    with open(path + '.tmp', 'w') as f:
-        f.write(f"# Claims of arXiv 2402.03305 against the runs in `{sweep_dir}`\n\nWritten by `python plot_figures.py "
-                f"--sweep_dir={sweep_dir}` from the runs' metrics.npz and the runs kept in metrics.csv beside this file.\n\n"
-                f"## Pre-registered analysis (prereg.py; README, \"Results\")\n\nEvery seed of a setting "
-                f"counts; a verdict rests on the confirmatory seeds (>= {prereg.CONFIRMATORY}) when there are any. Intervals: "
-                f"bootstrap 95% over seeds and evaluation labels ({prereg.N_BOOT} replicates). Learned: accuracy >= "
-                f"{prereg.FRAC:g} x oracle. Phases: A failed >= {prereg.FAIL_A:g}; B single-but-wrong >= failed; C learned. "
-                f"Manifold ordered: order score >= {prereg.ORDERED:g}; disordered: < {prereg.DISORDERED:g}.\n\n"
-                "| claim | statistic | seeds | verdict |\n|---|---|---|---|\n")
-        f.writelines(f"| {c} | {st} | {sd} | {v} |\n" for c, st, sd, v in pre)
-        f.write("\n## Runs: untrained (step 0) -> final\n\n| run | seed | steps | " + ' | '.join(keys) + " |\n|"
-                + '---|' * (len(keys) + 3) + "\n")
-        for r in runs:
-            m = r['id']
-            f.write(f"| {r['name']} | {r['seed']} | {m['step'][-1]} | " + ' | '.join(f"{m[k][0]:.2f} -> {m[k][-1]:.2f}" for k in keys) + " |\n")
-        f.write("\n## Phases per run (and inside the hole: ood)\n\nBy behaviour (0 untrained, A, B, C, - none) with the order "
-                "score in brackets.\n\n| run | split | phase [order] by step | first step learned | final acc (oracle) |\n"
-                "|---|---|---|---|---|\n")
-        for r in runs:
-            for split in ('id', 'ood'):
-                if split in r:
-                    m = r[split]
-                    phase = prereg.behaviour(m)[3]
-                    beh = ' '.join(f"{s}:{p}[{o:.2f}]" for s, p, o in zip(m['step'], phase, prereg.order_score(m)))
-                    learned = np.flatnonzero(phase == 'C')  # C is prereg's 'learned'
-                    f.write(f"| {r['name']} | {split} | {beh} | {int(m['step'][learned[0]]) if len(learned) else 'never'} | "
-                            f"{m['acc'][-1]:.3f} ({m['oracle_acc'][-1]:.3f}) |\n")
-    os.replace(path + '.tmp', path)
+def setting(r):
+    return 'hole' if r['hole'] else 'imbalanced' if r['dx'] != r['dy'] else f"d={r['dx']:g} sigma={r['sigma']:g}"
+
+
+def fig_where(r, fig_dir, dpi):
+    """One run: one-step accuracy (label drawn independently of the image) over training step x t; below, on the same
+    step axis, the sampler's accuracy (Alg. 1 and position only, over their oracles) and what its canvases hold."""
+    p, m = r['probe'], r['id']
+    fig, axes = plt.subplots(2, 1, figsize=(6.5, 5.2), sharex=True, constrained_layout=True, height_ratios=(1.1, 1))
+    ax = axes[0]
+    im = ax.pcolormesh(p['step'], p['ts'], (p['acc_q'] / p['oracle_q'][:, None]).T, vmin=0, vmax=1, cmap='viridis', shading='nearest')
+    k = prereg2.knows_where(p)
+    ax.axhline(prereg2.T_MID, color='w', lw=0.6, ls=':')
+    ax.set_ylabel('timestep t of the one-step probe\n(0: clean, 900: almost pure noise)')
+    ax.set_title(f"{r['name']}: does x0_hat put the bump at the label? (label drawn apart from the image; "
+                 f"acc / locator ceiling)\nknows where (t = {prereg2.T_MID}, >= {prereg2.FRAC:g}): "
+                 + (f"at {k[1]:.0f} steps" if np.isfinite(k[1]) else 'never'), fontsize=7)
+    fig.colorbar(im, ax=ax, label='one-step position accuracy')
+    ax = axes[1]
+    failed, wrong, correct, _ = prereg.behaviour(m)
+    ax.stackplot(m['step'], failed, wrong, colors=('0.85', '#f4c58f'), labels=('canvas failed (no bump, several, blob)',
+                                                                                'one bump, wrong place'), alpha=0.9)
+    ax.plot(m['step'], m['acc'] / m['oracle_acc'], 'k-o', ms=3, lw=1.2, label='sampler: Alg. 1 acc / oracle')
+    if np.isfinite(m['pacc']).all():
+        ax.plot(m['step'], m['pacc'] / m['oracle_pacc'], 'b--s', ms=3, lw=1, label='sampler: position-only acc / oracle')
+    j = prereg2.t_index(p['ts'])
+    ax.plot(p['step'], p['acc_q'][:, j] / p['oracle_q'], color='g', lw=1, label=f'one step at t = {prereg2.T_MID} (label)')
+    ax.plot(p['step'], p['acc_p'][:, j] / p['oracle_q'], color='g', lw=0.8, ls=':', label=f'one step at t = {prereg2.T_MID} (image)')
+    ax.axhline(prereg2.FRAC, color='r', lw=0.6, ls='--')
+    s = prereg2.draws_right(m)
+    ax.set_title('draws right (Alg. 1 >= %g x oracle): %s' % (prereg2.FRAC, f"at {s[1]:.0f} steps" if np.isfinite(s[1]) else 'never'), fontsize=7)
+    ax.set_xlabel('training step'), ax.set_ylabel('fraction'), ax.set_ylim(0, 1.08)
+    ax.legend(fontsize=5.5, loc='center right')
+    save(fig, fig_dir, f"where_{r['name']}", dpi)
+
+
+def fig_onsets(groups, fig_dir, dpi):
+    """Per setting and seed: the interval in which it comes to know where (one step, t = T_MID) and the one in which
+    it comes to draw right (Alg. 1); exploratory seeds hatched."""
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups), 1.5 + 0.3 * max(len(rs) for _, rs in groups)),
+                             squeeze=False, constrained_layout=True)
+    for ax, (label, rs) in zip(axes[0], groups):
+        last = max(r['id']['step'][-1] for r in rs)
+        ons = prereg2.onsets(rs)
+        for y, o in enumerate(ons):
+            expl = o['seed'] < prereg2.CONFIRMATORY
+            for (lo, hi), dy, c, name in ((o['K'], 0.15, 'g', 'knows where'), (o['S'], -0.15, 'k', 'draws right')):
+                ax.barh(y + dy, (min(hi, last * 1.05) - lo), left=lo, height=0.26, color=c, alpha=0.35 if expl else 0.8,
+                        hatch='///' if expl else None, label=name if y == 0 else None)
+                if not np.isfinite(hi):
+                    ax.annotate('never', (last * 1.05, y + dy), fontsize=5, va='center')
+        ax.set_yticks(range(len(rs)), [f"seed {o['seed']}" + (' (expl.)' if o['seed'] < prereg2.CONFIRMATORY else '')
+                                       for o in ons], fontsize=6)
+        ax.set_xlim(0, last * 1.15), ax.set_ylim(-0.6, len(rs) - 0.4)
+        ax.set_xlabel('training step'), ax.set_title(label)
+        ax.legend(fontsize=5.5, loc='upper center', bbox_to_anchor=(0.5, -0.32), ncol=2, frameon=False)
+    fig.suptitle('Where before how: when each seed first knows where (one-step prediction at t = %d) and first draws right\n'
+                 '(a bar spans the two checkpoints between which it happened)' % prereg2.T_MID, fontsize=7)
+    save(fig, fig_dir, 'onsets', dpi)
+
+
+def width_onsets(folder):
+    """[(width, seed, K, S, where)] of a results folder's d = 1, sigma = 1 runs: K on every probe checkpoint (t = T_MID),
+    S (Alg. 1) on every sampled one, both by prereg2's rule (>= FRAC x the ceiling). A folder holding probes_t300.csv
+    and sampler.csv is the GPU run's (results/gpu-science: tables transcribed from its logs; its probe oracle is 1.0,
+    read from the probes files that came back, as on the CPU: the same probe inputs)."""
+    if os.path.exists(os.path.join(folder, 'probes_t300.csv')):
+        p = np.genfromtxt(os.path.join(folder, 'probes_t300.csv'), delimiter=',', names=True)
+        m = np.genfromtxt(os.path.join(folder, 'sampler.csv'), delimiter=',', names=True)
+        k = prereg2.first_reached(p['step'], prereg2.reached(p['acc_label_t300'], np.ones(len(p))))
+        return [(64, 0, k, prereg2.first_reached(m['step'], prereg2.reached(m['acc'], m['oracle'])), 'H200')]
+    kept = tables.read_probes_csv(os.path.join(folder, 'probes.csv'))
+    return [(int(r['train'].get('width', 64)), r['seed'], prereg2.knows_where(kept[r['name']], grid=None),
+             prereg2.draws_right(r['id'], grid=None), 'CPU') for r in tables.read_metrics_csv(os.path.join(folder, 'metrics.csv'))
+            if r['dx'] == r['dy'] == 1 and r['sigma'] == 1 and not r['hole'] and r['name'] in kept]
+
+
+def fig_widths(folders, fig_dir, dpi):
+    """Exploratory: per width and seed, when it knows where and when it draws right (as onsets.png)."""
+    rows = sorted({(w, sd): (k, s, where) for f in folders for w, sd, k, s, where in width_onsets(f)}.items())
+    if not rows:
+        fail(f"no d = 1 run with probes in {', '.join(folders)}")
+    last = 1.1 * max(x for _, (k, s, _) in rows for x in k + s if np.isfinite(x))
+    fig, ax = plt.subplots(figsize=(6, 1.4 + 0.28 * len(rows)), constrained_layout=True)
+    for y, ((w, sd), (k, s, where)) in enumerate(rows):
+        for (lo, hi), dy, c, name in ((k, 0.15, 'g', 'knows where'), (s, -0.15, 'k', 'draws right')):
+            ax.barh(y + dy, min(hi, last) - lo, left=lo, height=0.26, color=c, alpha=0.8, label=name if y == 0 else None)
+            if not np.isfinite(hi):
+                ax.annotate('never', (last, y + dy), fontsize=5, va='center')
+    ax.set_yticks(range(len(rows)), [f"width {w}, seed {sd} ({where})" for (w, sd), (_, _, where) in rows], fontsize=6)
+    ax.set_xlim(0, last * 1.08), ax.set_ylim(len(rows) - 0.4, -0.6), ax.set_xlabel('training step')
+    ax.legend(fontsize=5.5, loc='lower right')
+    missing = [w for w in (8, 16, 64) if w not in {w for (w, _), _ in rows}]
+    if missing:
+        ax.annotate('not run yet: width ' + ', '.join(map(str, missing)), (0.99, 0.99), xycoords='axes fraction', ha='right',
+                    va='top', fontsize=6, color='0.4')
+    ax.set_title('Exploratory, d = 1: when each width knows where (one-step, t = %d) and draws right (Alg. 1), >= %g x ceiling\n'
+                 'width 8 and 16: lr 2e-3, cosine to 16,000 steps (CPU); width 64: the paper\'s 3e-4, constant (H200, DDIM-100)'
+                 % (prereg2.T_MID, prereg2.FRAC), fontsize=6.5)
+    save(fig, fig_dir, 'widths', dpi)
+    for (w, sd), (k, s, where) in rows:
+        print(f"width {w} seed {sd} ({where}): knows where ({k[0]:.0f}, {k[1]:.0f}], draws right ({s[0]:.0f}, {s[1]:.0f}]")
+
+
+def fig_ladder(runs, fig_dir, dpi):
+    """v3: per seed, when it knows where (K), places right (P) and draws right (S) on the dense grid, and each ladder
+    variant's held onset (as onsets.png); below, the self-chain probe against the forward probe by step."""
+    import prereg3
+    if not runs:
+        return
+    names = list(prereg3.VARIANTS)
+    fig, axes = plt.subplots(2, 1, figsize=(7, 2.0 + 0.9 * len(runs) + 2.4), constrained_layout=True,
+                             height_ratios=(0.9 * len(runs) + 1, 2.4))
+    ax = axes[0]
+    last = prereg3.DENSE_GRID[-1]
+    rows = [('K', 'g'), ('P', 'b'), ('S', 'k')] + [(v, plt.cm.tab10(i % 10)) for i, v in enumerate(names)]
+    h = 0.8 / len(rows)
+    for y, r in enumerate(sorted(runs, key=lambda r: r['seed'])):
+        o = prereg3.run_onsets(r)
+        for i, (key, c) in enumerate(rows):
+            iv = o[key] if key in 'KPS' else prereg3.ladder_onset(r, key) if key in r['ladder'] else (np.nan, np.nan)
+            if not np.isfinite(iv[1]) and not np.isfinite(iv[0]):
+                continue
+            lo = iv[0] if np.isfinite(iv[0]) else 0.0
+            hi = min(iv[1], last * 1.05)
+            ax.barh(y - 0.4 + (i + 0.5) * h, hi - lo, left=lo, height=h * 0.9, color=c, label=key if y == 0 else None)
+    ax.set_yticks(range(len(runs)), [f"seed {r['seed']}" for r in sorted(runs, key=lambda r: r['seed'])], fontsize=6)
+    ax.set_xlabel('training step (a bar spans the checkpoints between which the onset happened)')
+    ax.legend(fontsize=5, ncol=6, loc='upper center', bbox_to_anchor=(0.5, -0.25), frameon=False)
+    ax.set_title('v3: knows where (one step, t = %d), places right, draws right, and each sampler of the ladder (held onset)'
+                 % prereg3.T_MID, fontsize=7)
+    ax = axes[1]
+    for r in runs:
+        ch, p = r['chain'], r['probe']
+        j = prereg2.t_index(p['ts'], prereg3.T_MID)
+        ax.plot(p['step'], p['acc_a'][:, j] / np.maximum(p['oracle_a'], 1e-9), color='0.6', lw=0.8)
+        ax.plot(ch['step'], np.asarray(ch['pacc']) / np.maximum(np.asarray(ch['oracle_pacc']), 1e-9), 'r.-', lw=0.8, ms=3)
+    ax.plot([], [], color='0.6', label='forward-noised render (probe.py, acc_a)')
+    ax.plot([], [], 'r.-', label="the sampler's own x_t (self-chain)")
+    ax.set_xlabel('training step'), ax.set_ylabel('x0_hat at t = %d on the label\n(acc / ceiling)' % prereg3.T_MID)
+    ax.set_ylim(0, 1.05), ax.legend(fontsize=6)
+    save(fig, fig_dir, 'ladder', dpi)
 
 
 if __name__ == '__main__':
@@ -486,26 +527,17 @@ if __name__ == '__main__':
         check(os.path.isdir(run), 'run', run, 'an existing run folder (e.g. out/quick/dx1.0_dy1.0_sigma1.0_seed0)')
         print(f"wrote {look(run, step, n_show, dpi)}")
         raise SystemExit(0)
+    if widths:  # exploratory: the widths side by side, from committed tables only
+        fig_widths([f.strip() for f in widths.split(',') if f.strip()], fig_dir, dpi)
+        raise SystemExit(0)
     check(os.path.isdir(sweep_dir), 'sweep_dir', sweep_dir, 'an existing sweep folder (run_all.sh makes out/PRESET)')
-    runs = load_runs(sweep_dir)
-    table = os.path.join(os.path.dirname(claims) or '.', 'metrics.csv')  # committed: runs of earlier sessions live on here
-    names = {r['name'] for r in runs}
-    kept = [r for r in read_metrics_csv(table) if r['name'] not in names]
-    if kept:
-        print(f"{len(kept)} run(s) from {table} beside the {len(runs)} in {sweep_dir}: {', '.join(r['name'] for r in kept)}")
-        other = {json.dumps(r['train'], sort_keys=True) for r in runs + kept}
-        if len(other) > 1:
-            print(f"note: the runs were trained with {len(other)} different settings (the train column of {table})")
-    runs += kept
+    runs = tables.runs_and_kept(sweep_dir, os.path.join(results, 'metrics.csv'))
     if not runs:
         fail(f"no run with a metrics.npz under {sweep_dir}: run the sweep first (bash run_all.sh)")
-    write_metrics_csv(table, runs)
     square_all = sorted((r for r in runs if r['dx'] == r['dy'] and r['hole'] is None), key=lambda r: (r['dx'], r['sigma'], r['seed']))
     f3_all = [r for r in square_all if r['dx'] == fig3_d and r['sigma'] == fig4_sigma]  # every seed of the Fig. 3 run
     f4_all = [r for r in square_all if r['sigma'] == fig4_sigma]
     f8_all = [(f"d={d:g}: ", [r for r in square_all if r['dx'] == d]) for d in incs8]
-    pre = prereg.all_claims(f3_all, f4_all, [r for r in runs if r['dx'] != r['dy'] and r['hole'] is None], f8_all,
-                            [r for r in runs if r['hole'] is not None and 'ood' in r])
     # figures of samples and embeddings need a run folder: per setting the best seed among the runs that have one
     # (a seed kept only in metrics.csv can still be the best one; Figs. 4 and 8 draw every seed from the table)
     chosen = best_seeds([r for r in runs if 'emb' in r['id']])
@@ -536,7 +568,17 @@ if __name__ == '__main__':
     why = fig_loss(sweep_dir, f3['name'] if f3 else '', fig_dir, dpi)
     if why:
         print(f"fig_loss: {why}, skipped")
-    write_claims(claims, sweep_dir, pre, runs)
-    print(f"wrote {claims} and {table}\n\npre-registered claims (verdicts; statistics in {claims}):")
-    for c, _, seeds, v in pre:
-        print(f"  {c}: {v}; {seeds}")
+    if study or elicit:  # the one-step probes: in the run folders, or kept in probes.csv
+        runs = tables.attach_probes(runs, sweep_dir, results)
+    if study and runs:
+        by_setting = {}
+        for r in runs:
+            if r['dx'] == r['dy'] and not r['hole']:
+                by_setting.setdefault((r['dx'], r['sigma']), []).append(r)
+        groups = [(k, sorted(v, key=lambda r: r['seed'])) for k, v in sorted(
+            ((f"d = {d:g}, sigma = {s:g}", rs) for (d, s), rs in by_setting.items()), key=lambda kv: kv[0])]
+        fig_onsets(groups, fig_dir, dpi)
+        for r in by_setting.get((1.0, 1.0), []):
+            fig_where(r, fig_dir, dpi)
+    if elicit:
+        fig_ladder(tables.v3_runs(runs, sweep_dir, results), fig_dir, dpi)

@@ -17,6 +17,7 @@ Writes {out_dir}/probes_{step:07d}.npz, arrays over probe_ts:
   hit_a (t, n, 2)        (a) ... of p = q (label and image agree, as on the training data)
   acc_q, acc_p, acc_r, acc_a (t,)   the joint (both axes) fractions of the above
   oracle_q               the locator on clean renders of q: the ceiling of acc_q (1.0 for sigma = 1 on the grid)
+  oracle_a               ... of p: the ceiling of acc_a
   dec_q_x0, dec_p_x0     (t,) (nan where t is not in dec_ts) cross-validated R^2 of linear (ridge) decoders of q and of p from x0_hat
   dec_q_l4, dec_p_l4     (t,) ... from layer 4 (demeaned)
   dec_q_l4_gain          (t,) R^2 of q from x0_hat and layer 4 together minus from x0_hat alone: what layer 4
@@ -146,6 +147,7 @@ if __name__ == '__main__':
     noise = torch.randn((len(ts),) + tuple(x0.shape), generator=torch.Generator().manual_seed(seed)).to(device)  # on the CPU: the same on any device
     x0 = x0.to(device)
     oracle_q = position_hits(render(q, dc['sigma'], dc['size']), q, tolerance, loc_radius)[0].all(1).mean()  # the locator's ceiling
+    oracle_a = position_hits(render(p, dc['sigma'], dc['size']), p, tolerance, loc_radius)[0].all(1).mean()  # ... of acc_a
     result = {k: v for k, v in config.items() if k not in NOT_RESULT}
     todo = []
     for step in wanted:
@@ -166,7 +168,7 @@ if __name__ == '__main__':
         diffusion = Diffusion(**ck['diffusion_args']).to(device)
         res = probe(model, diffusion, x0, p, q, r, ts, noise, config)
         meta = json.dumps(dict(probe=config, train=ck['config'], data=dc, step=step))
-        save_npz(path, **res, oracle_q=np.float64(oracle_q), labels_p=p, labels_q=q, labels_r=r, probe_ts=np.array(ts), step=np.int64(step), config=meta)
+        save_npz(path, **res, oracle_q=np.float64(oracle_q), oracle_a=np.float64(oracle_a), labels_p=p, labels_q=q, labels_r=r, probe_ts=np.array(ts), step=np.int64(step), config=meta)
         j = int(np.argmin(np.abs(np.array(ts) - 300)))  # the line reports mid noise
         bar.write(f"step {step}: one-step acc at t={ts[j]}: label {res['acc_q'][j]:.2f}, image {res['acc_p'][j]:.2f}, "
                   f"unrelated {res['acc_r'][j]:.2f}; layer-4 gain over x0_hat {res['dec_q_l4_gain'][j]:+.2f} [{time.time() - t0:.1f}s]")

@@ -95,18 +95,16 @@ OUT=$ROOT/out/$PRESET
 mkdir -p "$OUT"
 N=$($PY presets.py jobs "$PRESET" "$OUT")  # OUT/jobs.txt: one line per run (presets.py)
 
-CLAIMS=$([ "$STUDY" = 1 ] && echo claims_v1.md || echo claims.md)  # a study's claims.md is study.py's (prereg2)
-draw() {  # figures and claims from every finished run (plot_figures prints the claims' verdicts)
+draw() {  # the tables and claims (report.py), then every figure (plot_figures.py), from every finished run
+  local flags=(--sweep_dir="$OUT" --results="$ROOT/results/$RESULTS" --fig3_d="$FIG3_D" --sigma_incs="$SIGMA_INCS"
+               --study="$([ "$STUDY" = 1 ] && echo True || echo False)" --elicit="$([ "$ELICIT" = 1 ] && echo True || echo False)")
   # the scripts echo each override; here the preset set them, so those lines are dropped
-  "$PY" plot_figures.py --sweep_dir="$OUT" --fig_dir="$ROOT/figures/$PRESET" --claims="$ROOT/results/$RESULTS/$CLAIMS" \
-    --fig3_d="$FIG3_D" --sigma_incs="$SIGMA_INCS" | sed '/^override /d'
-  if [ "$STUDY" = 1 ]; then
-    "$PY" study.py --sweep_dir="$OUT" --fig_dir="$ROOT/figures/$PRESET" --results="$ROOT/results/$RESULTS" | sed '/^override /d'
-    if [ "$PRESET" = wide ]; then  # width 16 beside width 8 (and the GPU's width 64): figures/study/widths.png
-      "$PY" study.py --fig_dir="$ROOT/figures/study" --widths="$(ls -d "$ROOT"/results/{study-explore,study,wide,gpu-science} 2> /dev/null | paste -sd,)" | sed '/^override /d'
-    fi
+  "$PY" report.py "${flags[@]}" | sed '/^override /d'
+  "$PY" plot_figures.py "${flags[@]}" --fig_dir="$ROOT/figures/$PRESET" | sed '/^override /d'
+  if [ "$PRESET" = wide ]; then  # width 16 beside width 8 (and the GPU's width 64): figures/study/widths.png
+    "$PY" plot_figures.py --fig_dir="$ROOT/figures/study" --widths="$(ls -d "$ROOT"/results/{study-explore,study,wide,gpu-science} 2> /dev/null | paste -sd,)" | sed '/^override /d'
   fi
-  echo "figures in $ROOT/figures/$PRESET, claims and metrics.csv in $ROOT/results/$RESULTS"
+  echo "figures in $ROOT/figures/$PRESET, claims and tables in $ROOT/results/$RESULTS"
 }
 
 if [ "${SLURM:-0}" = 1 ]; then  # one array task per run; `bash run_all.sh $PRESET` afterwards gathers and draws

@@ -432,7 +432,7 @@ def test_missing_folders_and_help(tmp_path):
     """A sweep or run folder that does not exist is said in one line and nothing is written; ROOT must exist;
     `--help` prints the usage."""
     figs = tmp_path / 'figs'
-    for script in ('study.py', 'plot_figures.py', 'elicit.py', 'probe.py', 'sample.py', 'analyze.py'):
+    for script in ('report.py', 'plot_figures.py', 'elicit.py', 'probe.py', 'sample.py', 'analyze.py'):
         key = 'out_dir' if script in ('elicit.py', 'probe.py', 'sample.py', 'analyze.py') else 'sweep_dir'
         p = run(script, f'--{key}={tmp_path}/nope', *([f'--fig_dir={figs}'] if key == 'sweep_dir' else []), ok=False)
         err = p.stderr.strip().splitlines()
@@ -508,7 +508,7 @@ def test_end_to_end_and_resume(tmp_path):
 
 
 def fake_run(d, acc, r2, seed=0, sigma=1.0, dy=None, hole=None, acc_ood=None, probe=None, trust=None, dim=None):
-    """A run record as plot_figures.load_runs returns it, from metric curves over steps 0, 1000, ..."""
+    """A run record as tables.load_runs returns it, from metric curves over steps 0, 1000, ..."""
     acc, r2 = np.array(acc, float), np.array(r2, float)
     n = len(acc)
     probe = r2 if probe is None else np.array(probe, float)
@@ -533,8 +533,11 @@ def test_best_seed_per_setting():
 
 # ----------------------------------------------------------------------------- layout and terminal
 
-STAGES = ('make_data', 'train', 'sample', 'analyze')
-SCRIPTS = STAGES + ('plot_figures', 'bench')
+# the house's three floors: every .py file of the repository sits on one (test_three_floors checks the list is complete)
+LIBRARY = ('configurator', 'artifacts', 'bumps', 'model', 'metrics', 'tables', 'presets', 'prereg', 'prereg2', 'prereg3', 'posthoc')
+STAGES = ('make_data', 'train', 'train_pack', 'sample', 'analyze', 'probe', 'elicit')
+DRIVERS = ('report', 'plot_figures', 'bench')
+SCRIPTS = STAGES + DRIVERS
 
 
 def imported_modules(path):
@@ -548,11 +551,15 @@ def imported_modules(path):
     return names
 
 
-def test_stages_stand_side_by_side():
-    """No stage or tool script imports another script (they share only the modules below them), and scoring
+def test_three_floors():
+    """Every Python file sits on one floor: the library imports only the library; a stage (one step of a run) or a
+    driver (tables, figures, presets, benchmarks) imports only the library, never another script; scoring
     (analyze.py) runs without torch."""
-    for s in SCRIPTS:
-        assert not imported_modules(os.path.join(HERE, s + '.py')) & set(SCRIPTS), s
+    ours = {f[:-3] for f in os.listdir(HERE) if f.endswith('.py')} - {'test_all', 'conftest'}
+    assert ours == set(LIBRARY + STAGES + DRIVERS), ours ^ set(LIBRARY + STAGES + DRIVERS)
+    for s in ours:
+        bad = imported_modules(os.path.join(HERE, s + '.py')) & (set(SCRIPTS) - {s}) - ({'train'} if s == 'train_pack' else set())
+        assert not bad, (s, bad)  # the one exception: train_pack.py is train.py K runs at a time, on train.py's settings
     p = subprocess.run([sys.executable, '-c', "import analyze, sys; assert 'torch' not in sys.modules"], cwd=HERE)
     assert p.returncode == 0
 
@@ -1023,10 +1030,10 @@ def test_metrics_csv_keeps_what_the_claims_need(tmp_path):
     """metrics.csv written and read back gives the same pre-registered verdicts and statistics as the runs it came
     from (the claims survive without the run folders), per-sample correctness included."""
     import prereg
-    from plot_figures import read_metrics_csv, write_metrics_csv
+    from tables import read_metrics_csv, write_metrics_csv
     runs = [prereg_run(d, s, FAST if d < 1 else SLOW, FAST if d < 1 else SLOW) for d in (0.1, 1.0) for s in (1, 2)]
     runs += [prereg_run(0.1, 1, FAST, FAST, hole=(13, 19), p_ood=SLOW)]
-    from plot_figures import SCALARS
+    from tables import SCALARS
     for r in runs:
         r.update(size=32, steps=8000, train={'lr': 0.002})
         for m in (r['id'], r.get('ood', {})):
@@ -1329,8 +1336,8 @@ def test_prereg2_primary_verdicts_and_sequential_plan():
     by = {r[0]: r[3] for r in rows}
     assert by['S - P: drawn right (Alg. 1) after placed right'] == 'confirmed' and by[
         'P - K: the sampler places right after one step knows where'].startswith('inconclusive')
-    # the primary decided at the interim stops the study (study.py): an interim 'continue' reads as inconclusive
-    import study
+    # the primary decided at the interim stops the study (report.py): an interim 'continue' reads as inconclusive
+    import report as study
     pk = 'P - K: the sampler places right after one step knows where'
     assert {r[0]: r[3] for r in rows}[pk] == 'inconclusive: continue to the final analysis' and rows[0][3].startswith('confirmed')
     assert {r[0]: r[3] for r in study.stopped(rows)}[pk] == 'inconclusive (the study stopped at the interim: its primary is decided)'
@@ -1372,11 +1379,11 @@ def test_prereg2_tost_four_verdicts():
 
 @pytest.mark.long(order=3)
 def test_study_tiny_pipeline(tmp_path):
-    """`bash run_all.sh study-tiny`: two toy runs with the probe stage, then plot_figures.py (v1's claims beside) and
-    study.py: probes.csv (run x checkpoint x t), claims.md led by v2 (one seed: no verdict), the onsets and per-run
-    figures. The untrained network (step 0) sits at the probes' floor: its one-step prediction follows the image at
-    t = 0 (x_t is the image there, for any network) and never the label. Then the intervention (hybrid sampling)
-    scored by study.py; a rerun appends to a run's log; a sweep with a failed run draws and judges nothing."""
+    """`bash run_all.sh study-tiny`: two toy runs with the probe stage, then report.py (v1's claims beside) and
+    plot_figures.py: probes.csv (run x checkpoint x t), claims.md led by v2 (one seed: no verdict), the onsets and
+    per-run figures. The untrained network (step 0) sits at the probes' floor: its one-step prediction follows the
+    image at t = 0 (x_t is the image there, for any network) and never the label. Then the intervention (hybrid
+    sampling) scored by report.py; a rerun appends to a run's log; a sweep with a failed run draws and judges nothing."""
     import csv
     env = {**os.environ, 'ROOT': str(tmp_path), 'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1'}
     sweep = lambda: subprocess.run(['bash', os.path.join(HERE, 'run_all.sh'), 'study-tiny'], capture_output=True, text=True,
@@ -1398,11 +1405,11 @@ def test_study_tiny_pipeline(tmp_path):
     assert (figs / 'onsets.png').stat().st_size > 1000 and (figs / 'where_dx1.0_dy1.0_sigma1.0_seed3.png').stat().st_size > 1000
     m = list(csv.DictReader(open(res / 'metrics.csv')))
     assert all(0 <= float(r['pacc']) <= 1 and float(r['oracle_pacc']) == 1.0 for r in m)  # position-only beside Alg. 1
-    # the intervention: the step-10 checkpoint for t in [0, 299], the final one elsewhere, scored by study.py
+    # the intervention: the step-10 checkpoint for t in [0, 299], the final one elsewhere, scored by report.py
     run_dir = tmp_path / 'out' / 'study-tiny' / 'dx1.0_dy1.0_sigma1.0_seed3'
     run('sample.py', f'--out_dir={run_dir}', '--n_samples=40', '--sample_steps=5', '--ckpts=30', '--early_step=10', '--band_hi=299')
     assert (run_dir / 'hybrid_0000030_0000010_0-299.npz').exists()
-    run('study.py', f"--sweep_dir={tmp_path / 'out' / 'study-tiny'}", f"--fig_dir={figs}", f"--results={res}")
+    run('report.py', f"--sweep_dir={tmp_path / 'out' / 'study-tiny'}", f"--results={res}", '--study=True')
     h = list(csv.DictReader(open(res / 'hybrid.csv')))
     assert [(r['step'], r['early_step'], r['band']) for r in h] == [('30', '10', '0-299')] and 0 <= float(h[0]['failed']) <= 1
     assert '## The intervention' in (res / 'claims.md').read_text()
@@ -1446,7 +1453,8 @@ def test_prereg2_layer4_gain_rows():
 def test_study_marks_runs_off_the_plan_exploratory(tmp_path):
     """v2 was registered for width 8: runs at another width (the wide preset) get v2's statistics but no verdict, and
     claims.md says so in its title; width-8 runs keep their verdicts."""
-    import prereg2, study
+    import prereg2
+    import report as study
     runs = [_study_run(s, 2000, 6000) for s in range(3, 11)]
     for r in runs:
         r['train'] = {'width': 8}
@@ -1457,8 +1465,27 @@ def test_study_marks_runs_off_the_plan_exploratory(tmp_path):
     wide, note = study.off_plan(rows, runs)
     assert note == "exploratory (width 16, not in v2's plan): no verdict" and {v for *_, v in wide} == {note}
     assert [row[:3] for row in wide] == [row[:3] for row in rows]  # the statistics unchanged
-    study.write_claims(str(tmp_path / 'claims.md'), wide, runs, 'abc1234', note=note)
+    study.write_claims_v2(str(tmp_path / 'claims.md'), wide, runs, 'abc1234', note=note)
     assert (tmp_path / 'claims.md').read_text().startswith("# Where before how: v2's statistics, exploratory (width 16")
+
+
+def test_posthoc_readings_on_synthetic_onsets():
+    """The readings added after v2's interim (posthoc.py) on runs whose answer is known: K at 2,500 and S at 5,000 on
+    v2's grids give lag intervals (1,000, 3,000) in every seed, so the censored median is exactly [+1000, +3000]; the
+    interpolated crossings put K at 2,000 + 0.85/0.95 x 500 and S at 4,000 + 0.7/0.8 x 1,000, a lag of +2,428; P at
+    K's sample checkpoint leaves P - K undetermined; each row is labelled as not pre-registered."""
+    import posthoc
+    runs = [_study_run(s, 2500, 5000, p_step=3000) for s in range(3, 11)]
+    for r in runs:
+        r['probe']['dec_q_x0'] = np.full_like(r['probe']['dec_q_l4_gain'], 0.95)
+    rows = {r[0]: r for r in posthoc.rows(runs + [_study_run(0, 9000, 1000)])}  # an exploratory seed never counts
+    assert all(r[3].startswith('descriptive: added after the interim') for r in rows.values())
+    assert rows['Lag S - K, censoring kept'][2] == 'seeds 3,4,5,6,7,8,9,10'
+    sk = rows['Lag S - K, censoring kept'][1]
+    assert '8 positive' in sk and 'median lag in [+1000, +3000]' in sk and 'interpolated crossings: median +2428' in sk
+    assert '8 undetermined' in rows['Lag P - K (one measure on both sides)'][1]
+    assert 't=300: P - K 0+/0-/8?, S - K 8+/0-/0?' in rows['Order by noise level'][1]
+    assert 'R^2 +0.95' in rows['L4 raw and floor-subtracted'][1]
 
 
 # ----------------------------------------------------------------------------- v3: why the samples lag (prereg3.py)

@@ -1,0 +1,263 @@
+"""
+Every claims table from a sweep (no figures: plot_figures.py draws them from the tables written here).
+
+    python report.py --sweep_dir=out/cpu --results=results/cpu                   # v1 (prereg.py): claims.md
+    python report.py --sweep_dir=out/study --results=results/study --study=True  # v2 (prereg2.py) and the readings
+                                                                                 # added after its interim (posthoc.py)
+    python report.py --sweep_dir=out/elicit --results=results/elicit --elicit=True  # v3 (prereg3.py)
+
+Reads the runs' metrics.npz (and probes_*.npz, hybrid_*.npz, ladder_*.npz), keeps the runs of earlier sessions from
+the committed tables in `results` (their folders are gone), and writes there: metrics.csv (every run), probes.csv,
+hybrid.csv, ladder.csv (when there are any) and the claims: claims.md is the newest pre-registration that applies (v1
+for a plain sweep; v2 with --study, v3 with --elicit, and then v1's rows go to claims_v1.md). run_all.sh calls it
+after every sweep; a researcher calls it on any sweep folder.
+"""
+import glob
+import os
+
+import numpy as np
+
+import posthoc
+import prereg
+import prereg2
+import prereg3
+import tables
+from artifacts import load_npz
+from bumps import render
+from configurator import configure, check, fail
+from metrics import accuracy, position_hits
+
+# -----------------------------------------------------------------------------
+sweep_dir = 'out/cpu'          # folder of run folders (metrics.npz; probes_*.npz, ladder_*.npz where the preset makes them)
+results = 'results/cpu'        # where the tables and claims go (and where runs of earlier sessions are kept)
+fig3_d = 1.0                   # increment of the sigma = fig4_sigma run behind C1 (Fig. 3)
+fig4_sigma = 1.0               # sigma of the Fig. 4 runs (C2, C3)
+sigma_incs = '0.1,0.5,1.0'     # increments whose sigma rows C5 compares (Fig. 8)
+study = False                  # also v2 (prereg2.py): the where-before-how study
+elicit = False                 # also v3 (prereg3.py): why the samples lag
+# -----------------------------------------------------------------------------
+PLAN_WIDTH = 8                 # the width v2 and v3 were registered for: presets.py's study runs
+
+
+def v1_rows(runs, fig3_d, fig4_sigma, incs8):
+    """prereg.py's rows from the runs, grouped as its figures group them."""
+    square = sorted((r for r in runs if r['dx'] == r['dy'] and r['hole'] is None), key=lambda r: (r['dx'], r['sigma'], r['seed']))
+    f3 = [r for r in square if r['dx'] == fig3_d and r['sigma'] == fig4_sigma]
+    f4 = [r for r in square if r['sigma'] == fig4_sigma]
+    f8 = [(f"d={d:g}: ", [r for r in square if r['dx'] == d]) for d in incs8]
+    return prereg.all_claims(f3, f4, [r for r in runs if r['dx'] != r['dy'] and r['hole'] is None], f8,
+                             [r for r in runs if r['hole'] is not None and 'ood' in r])
+
+
+def write_claims_v1(path, sweep_dir, pre, runs):
+    """The pre-registered claims (prereg.py), then every run with its untrained (step 0) and final metrics and its
+    phases by step."""
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    keys = ('acc', 'oracle_acc', 'r2', 'umap_r2_sd', 'probe_r2', 'trust', 'id_dim')
+    sweep_dir = os.path.normpath(sweep_dir)  # run_all.sh's ./out/X and a hand-typed out/X write the same table
+    with open(path + '.tmp', 'w') as f:
+        f.write(f"# Claims of arXiv 2402.03305 against the runs in `{sweep_dir}`\n\nWritten by `python report.py "
+                f"--sweep_dir={sweep_dir}` from the runs' metrics.npz and the runs kept in metrics.csv beside this file.\n\n"
+                f"## Pre-registered analysis (prereg.py; README, \"Results\")\n\nEvery seed of a setting "
+                f"counts; a verdict rests on the confirmatory seeds (>= {prereg.CONFIRMATORY}) when there are any. Intervals: "
+                f"bootstrap 95% over seeds and evaluation labels ({prereg.N_BOOT} replicates). Learned: accuracy >= "
+                f"{prereg.FRAC:g} x oracle. Phases: A failed >= {prereg.FAIL_A:g}; B single-but-wrong >= failed; C learned. "
+                f"Manifold ordered: order score >= {prereg.ORDERED:g}; disordered: < {prereg.DISORDERED:g}.\n\n"
+                "| claim | statistic | seeds | verdict |\n|---|---|---|---|\n")
+        f.writelines(f"| {c} | {st} | {sd} | {v} |\n" for c, st, sd, v in pre)
+        f.write("\n## Runs: untrained (step 0) -> final\n\n| run | seed | steps | " + ' | '.join(keys) + " |\n|"
+                + '---|' * (len(keys) + 3) + "\n")
+        for r in runs:
+            m = r['id']
+            f.write(f"| {r['name']} | {r['seed']} | {m['step'][-1]} | " + ' | '.join(f"{m[k][0]:.2f} -> {m[k][-1]:.2f}" for k in keys) + " |\n")
+        f.write("\n## Phases per run (and inside the hole: ood)\n\nBy behaviour (0 untrained, A, B, C, - none) with the order "
+                "score in brackets.\n\n| run | split | phase [order] by step | first step learned | final acc (oracle) |\n"
+                "|---|---|---|---|---|\n")
+        for r in runs:
+            for split in ('id', 'ood'):
+                if split in r:
+                    m = r[split]
+                    phase = prereg.behaviour(m)[3]
+                    beh = ' '.join(f"{s}:{p}[{o:.2f}]" for s, p, o in zip(m['step'], phase, prereg.order_score(m)))
+                    learned = np.flatnonzero(phase == 'C')  # C is prereg's 'learned'
+                    f.write(f"| {r['name']} | {split} | {beh} | {int(m['step'][learned[0]]) if len(learned) else 'never'} | "
+                            f"{m['acc'][-1]:.3f} ({m['oracle_acc'][-1]:.3f}) |\n")
+    os.replace(path + '.tmp', path)
+
+
+# --- v2: where before how ------------------------------------------------------------------------------------------
+def score_hybrids(sweep_dir, names, kept_path):
+    """The intervention's table: per hybrid_*.npz of the runs (sample.py --early_step), Alg. 1 and position-only
+    accuracy over their oracles and the failed canvases; rows of earlier sessions kept from kept_path."""
+    rows = {(r['name'], r['step'], r['early_step'], r['band']): r for r in tables.read_rows(kept_path)}
+    for name in names:
+        for path in sorted(glob.glob(os.path.join(sweep_dir, name, 'hybrid_0*.npz'))):
+            h = load_npz(path, 'sample.py', keys=('images', 'labels'))
+            cfg, labels = h['config'], h['labels'].astype(np.float64)
+            clean = render(labels, cfg['data']['sigma'], cfg['data']['size'])
+            acc, orc = accuracy(h['images'], labels)[0], accuracy(clean, labels)[0]
+            pacc = position_hits(h['images'], labels)[0].all(1).mean() / position_hits(clean, labels)[0].all(1).mean()
+            sc = cfg['sample']
+            key = (name, str(cfg['step']), str(sc['early_step']), f"{sc['band_lo']}-{sc['band_hi']}")
+            rows[key] = dict(name=name, step=cfg['step'], early_step=sc['early_step'], band=key[3],
+                             acc_over_oracle=round(acc['acc'] / orc['acc'], 4), pacc_over_oracle=round(float(pacc), 4),
+                             failed=round(1 - acc['single'].mean(), 4))
+    if rows:
+        tables.write_rows(kept_path, sorted(rows.values(), key=lambda r: (r['name'], int(r['step']), int(r['early_step']), r['band'])))
+    return list(rows.values())
+
+
+def off_plan(rows, runs):
+    """(rows, note): v2 was registered for the study preset's width-8 model; when a run has another width (the wide
+    preset, issue 31) the same statistics are printed but every verdict becomes 'exploratory: no verdict'."""
+    widths = sorted({int(r.get('train', {}).get('width', PLAN_WIDTH)) for r in runs} - {PLAN_WIDTH})
+    if not widths:
+        return rows, ''
+    note = f"exploratory (width {', '.join(map(str, widths))}, not in v2's plan): no verdict"
+    return [(c, st, sd, note) for c, st, sd, _ in rows], note
+
+
+def stopped(rows):
+    """prereg2's plan stops the study at the interim once its primary is decided: secondary rows there that read
+    'continue to the final analysis' are inconclusive and stay so (their statistic is unchanged)."""
+    if not rows or rows[0][3].split(':')[0] not in ('confirmed', 'the opposite'):
+        return rows
+    cont = 'inconclusive: continue to the final analysis'
+    return [(c, st, sd, 'inconclusive (the study stopped at the interim: its primary is decided)' if v == cont else v)
+            for c, st, sd, v in rows]
+
+
+def setting(r):
+    return 'hole' if r['hole'] else 'imbalanced' if r['dx'] != r['dy'] else f"d={r['dx']:g} sigma={r['sigma']:g}"
+
+
+def with_probes(runs, sweep_dir, results):
+    """The runs that have probes, each with r['probe']; probes.csv rewritten."""
+    runs = tables.attach_probes(runs, sweep_dir, results)
+    if not runs:
+        fail(f"no run with probes in {sweep_dir} or {results}/probes.csv: run probe.py first")
+    tables.write_probes_csv(os.path.join(results, 'probes.csv'), runs)
+    return runs
+
+
+def v2(runs, sweep_dir, results):
+    """v2's rows (stopped at the interim, off-plan widths marked) and the readings added after the interim."""
+    by_setting = {}
+    for r in runs:
+        if r['dx'] == r['dy'] and not r['hole']:
+            by_setting.setdefault((r['dx'], r['sigma']), []).append(r)
+    rows = prereg2.all_claims(by_setting, [r for r in runs if r['dx'] != r['dy'] and not r['hole']],
+                              [r for r in runs if r['hole'] and 'ood' in r])
+    rows, note = off_plan(stopped(rows), runs)
+    d1 = [r for r in by_setting.get((1.0, 1.0), []) if r['seed'] >= prereg2.CONFIRMATORY]
+    if d1 and not note and prereg2.check_runs(d1)[1] != 'incomplete':
+        rows += posthoc.rows(d1)
+    hybrids = score_hybrids(sweep_dir, [r['name'] for r in runs], os.path.join(results, 'hybrid.csv'))
+    write_claims_v2(os.path.join(results, 'claims.md'), rows, sorted(runs, key=lambda r: (setting(r), r['seed'])),
+                    tables.git_commit(prereg2.__file__),
+                    sorted(hybrids, key=lambda h: (h['name'], int(h['step']), int(h['early_step']), h['band'])), note)
+    return rows
+
+
+def write_claims_v2(path, rows, runs, commit, hybrids=(), note=''):
+    title = f"v2's statistics, {note}" if note else 'the second pre-registered analysis (v2)'
+    with open(path + '.tmp', 'w') as f:
+        f.write(f"# Where before how: {title}\n\nRules: `prereg2.py` (last changed in "
+                f"{commit}); written by `python report.py --study=True`. Confirmatory seeds: >= {prereg2.CONFIRMATORY}; interim at "
+                f"{prereg2.N_INTERIM} seeds (alpha {prereg2.ALPHA_INTERIM:g}), final at {prereg2.N_FINAL} (alpha "
+                f"{prereg2.ALPHA_FINAL:g}). Knows where: one-step position accuracy at t = {prereg2.T_MID} >= {prereg2.FRAC:g} x "
+                f"the locator's ceiling; draws right: Alg. 1 accuracy >= {prereg2.FRAC:g} x oracle. C3/C5 margin +-{prereg2.MARGIN:g}.\n\n"
+                "| claim | statistic | seeds | verdict |\n|---|---|---|---|\n")
+        f.writelines(f"| {c} | {st} | {sd} | {v} |\n" for c, st, sd, v in rows)
+        f.write("\n## Every run: onsets (exploratory seeds never enter a verdict)\n\n| run | seed | knows where | places right | "
+                "draws right | lag | stays right | final acc (oracle) | final position-only (oracle) |\n|---|---|---|---|---|---|---|---|---|\n")
+        ons = {r['name']: prereg2.onsets([r])[0] for r in runs}  # both tables below read them
+        for r in runs:
+            o = ons[r['name']]
+            iv = lambda v: f"({v[0]:.0f}, {v[1]:.0f}]" if np.isfinite(v[1]) else f"never (> {v[0]:.0f})"
+            lag = f"({o['lag'][0]:+.0f}, {o['lag'][1]:+.0f})" if np.isfinite(o['lag'][1]) else f"> {o['lag'][0]:+.0f}"
+            m = r['id']
+            f.write(f"| {r['name']} | {r['seed']}{'' if r['seed'] >= prereg2.CONFIRMATORY else ' (expl.)'} | {iv(o['K'])} | "
+                    f"{iv(o['P'])} | {iv(o['S'])} | {lag} | {o['stays']} | {m['acc'][-1]:.3f} ({m['oracle_acc'][-1]:.3f}) | "
+                    f"{m['pacc'][-1]:.3f} ({m['oracle_pacc'][-1]:.3f}) |\n")
+        settings = sorted({setting(r) for r in runs}, key=lambda st: (st != 'd=1 sigma=1', st))  # the primary's first
+        f.write("\n## Onsets per seed, compact\n\nEach cell: the first checkpoint, in thousand steps, at "
+                "which the run knows where / places right (position only) / draws right (Alg. 1); each onset lies after "
+                "the checkpoint before it on the grid " + ', '.join(f"{g / 1000:g}" for g in prereg2.SAMPLE_GRID[1:]) +
+                ".\n\n| seed | " + ' | '.join(settings) + " |\n|" + '---|' * (len(settings) + 1) + "\n")
+        first = lambda v: f"{v[1] / 1000:g}" if np.isfinite(v[1]) else f"never by {v[0] / 1000:g}"
+        for sd in sorted({r['seed'] for r in runs}):
+            cells = []
+            for st in settings:
+                r = next((r for r in runs if r['seed'] == sd and setting(r) == st), None)
+                o = ons[r['name']] if r else None
+                cells.append(' / '.join(first(o[k]) for k in 'KPS') if o else '')
+            f.write(f"| {sd}{'' if sd >= prereg2.CONFIRMATORY else ' (expl.)'} | " + ' | '.join(cells) + " |\n")
+        if hybrids:
+            f.write("\n## The intervention: the early checkpoint in one noise band, the final one elsewhere (descriptive)\n\n"
+                    "| run | sampled step | early step | band (t) | Alg. 1 acc / oracle | position-only / oracle | failed canvases |\n"
+                    "|---|---|---|---|---|---|---|\n")
+            f.writelines(f"| {h['name']} | {h['step']} | {h['early_step']} | {h['band']} | {float(h['acc_over_oracle']):.3f} | "
+                         f"{float(h['pacc_over_oracle']):.3f} | {float(h['failed']):.3f} |\n" for h in hybrids)
+    os.replace(path + '.tmp', path)
+
+
+# --- v3: why the samples lag ---------------------------------------------------------------------------------------
+def write_claims_v3(path, rows, account, runs, commit):
+    g = prereg3
+    lines = [f"# Why the samples lag: the third pre-registered analysis (v3)\n",
+             f"Rules: `prereg3.py` (last changed in {commit}); written by `python report.py --elicit=True`. Seeds "
+             f"{g.SEEDS[0]}-{g.SEEDS[-1]} at d = 1, sigma = 1, width {PLAN_WIDTH}; samples (DDIM-100, eta 1, 500 labels) and probes every "
+             f"{g.GRID_STEP} steps; reached: >= {g.FRAC:g} x the measure's ceiling; primary at alpha {g.ALPHA:g} (one-sided sign "
+             f"test), {g.N_SECONDARY} secondaries at {g.ALPHA / g.N_SECONDARY:.4f} each.\n",
+             f"**Account (the registered sentence):** {account}\n",
+             "| claim | statistic | seeds | verdict |\n|---|---|---|---|"]
+    lines += [f"| {c} | {st} | {sd} | {v} |" for c, st, sd, v in rows]
+    lines += ["\n## Every run: onsets on the dense grid and each ladder variant's held onset\n",
+              "| run | seed | K | P | S | " + ' | '.join(g.VARIANTS) + " |", "|---|---|---|---|---|" + '---|' * len(g.VARIANTS)]
+    show = lambda iv: (f"({iv[0]:.0f}, {iv[1]:.0f}]" if np.isfinite(iv[0]) else f"<= {iv[1]:.0f}") if np.isfinite(iv[1]) else f"> {iv[0]:.0f}"
+    for r in sorted(runs, key=lambda r: r['seed']):
+        o = g.run_onsets(r)
+        lad = [show(g.ladder_onset(r, v)) if v in r['ladder'] else '' for v in g.VARIANTS]
+        lines.append(f"| {r['name']} | {r['seed']} | {show(o['K'])} | {show(o['P'])} | {show(o['S'])} | " + ' | '.join(lad) + " |")
+    tables.write_text(path, '\n'.join(lines) + '\n')
+
+
+def v3(runs, sweep_dir, results):
+    r3 = tables.v3_runs(runs, sweep_dir, results)
+    if r3:
+        tables.write_ladder_csv(os.path.join(results, 'ladder.csv'), [dict(r, ladder=r['ladder'] | {'chain': r['chain']}) for r in r3])
+    widths = sorted({int(r.get('train', {}).get('width', PLAN_WIDTH)) for r in runs} - {PLAN_WIDTH})
+    rows, account = prereg3.all_claims(r3)
+    if widths:
+        rows, account = [(c, s, sd, f"exploratory (width {widths}): no verdict") for c, s, sd, _ in rows], 'exploratory: no account'
+    write_claims_v3(os.path.join(results, 'claims.md'), rows, account, r3, tables.git_commit(prereg3.__file__))
+    return rows + [('Account', '', '', account)]
+
+
+if __name__ == '__main__':
+    config = configure(globals())
+    check(os.path.isdir(sweep_dir), 'sweep_dir', sweep_dir, 'an existing sweep folder (run_all.sh makes out/PRESET)')
+    try:
+        incs8 = [float(s) for s in str(sigma_incs).split(',') if s.strip()]
+    except ValueError:
+        fail(f"bad setting sigma_incs={sigma_incs!r}: allowed is comma-separated increments, e.g. '0.1,0.5,1.0'")
+    table = os.path.join(results, 'metrics.csv')  # committed: runs of earlier sessions live on here
+    runs = tables.runs_and_kept(sweep_dir, table)
+    if not runs:
+        fail(f"no run with a metrics.npz under {sweep_dir}: run the sweep first (bash run_all.sh)")
+    tables.write_metrics_csv(table, runs)
+    pre = v1_rows(runs, fig3_d, fig4_sigma, incs8)
+    write_claims_v1(os.path.join(results, 'claims_v1.md' if study or elicit else 'claims.md'), sweep_dir, pre, runs)
+    shown = [('v1 (prereg.py)', pre)]
+    if study or elicit:
+        runs = with_probes(runs, sweep_dir, results)
+    if study:
+        shown.append(('v2 (prereg2.py)', v2(runs, sweep_dir, results)))
+    if elicit:
+        shown.append(('v3 (prereg3.py)', v3(runs, sweep_dir, results)))
+    print(f"wrote the tables and claims in {results}")
+    for name, rows in shown:
+        print(f"\n{name} verdicts (statistics in {results}):")
+        for c, _, sd, v in rows:
+            print(f"  {c}: {v}; {sd}")
