@@ -76,13 +76,28 @@ def layer4(runs):
             f"before K {f(raw_b)} ({sum(x > 0 for x in raw_b)} of {len(raw_b)} positive)")
 
 
+def frac_sensitivity(runs, fracs=(0.8, 0.85, 0.95)):
+    """The primary's sign counts (S - K on v2's grid) with the "reached" threshold FRAC at other values than the
+    registered 0.9 (prereg2.FRAC is set for the call and restored)."""
+    parts, keep = [], prereg2.FRAC
+    try:
+        for f in fracs:
+            prereg2.FRAC = f
+            signs = [o['lag'][2] for o in prereg2.onsets(runs)]
+            parts.append(f"FRAC {f:g}: {sum(x > 0 for x in signs)}+/{sum(x < 0 for x in signs)}-/{sum(x == 0 for x in signs)}?")
+    finally:
+        prereg2.FRAC = keep
+    return 'the primary S - K at other thresholds: ' + '; '.join(parts)
+
+
 def rows(runs):
     """The readings as claims rows (claim, statistic, seeds, label) on the d = 1 runs of the confirmatory seeds."""
     runs = sorted((r for r in runs if r['seed'] >= prereg2.CONFIRMATORY), key=lambda r: r['seed'])
     if not runs:
         return []
     seeds = f"seeds {','.join(str(r['seed']) for r in runs)}"
-    return [('Lag S - K, censoring kept', lag_reading(runs, 'K', 'S'), seeds, LABEL),
+    return [('Primary at other thresholds', frac_sensitivity(runs), seeds, LABEL),
+            ('Lag S - K, censoring kept', lag_reading(runs, 'K', 'S'), seeds, LABEL),
             ('Lag P - K (one measure on both sides)', lag_reading(runs, 'K', 'P'), seeds, LABEL),
             ("Lag S - P (Alg. 1's strictness)", lag_reading(runs, 'P', 'S'), seeds, LABEL),
             ('Order by noise level', by_noise_level(runs), seeds, LABEL),

@@ -1486,6 +1486,9 @@ def test_posthoc_readings_on_synthetic_onsets():
     assert '8 undetermined' in rows['Lag P - K (one measure on both sides)'][1]
     assert 't=300: P - K 0+/0-/8?, S - K 8+/0-/0?' in rows['Order by noise level'][1]
     assert 'R^2 +0.95' in rows['L4 raw and floor-subtracted'][1]
+    assert rows['Primary at other thresholds'][1].endswith('FRAC 0.8: 8+/0-/0?; FRAC 0.85: 8+/0-/0?; FRAC 0.95: 8+/0-/0?')
+    import prereg2
+    assert prereg2.FRAC == 0.9  # restored
 
 
 # ----------------------------------------------------------------------------- v3: why the samples lag (prereg3.py)
