@@ -152,6 +152,8 @@ def v2(runs, sweep_dir, results):
     d1 = [r for r in by_setting.get((1.0, 1.0), []) if r['seed'] >= prereg2.CONFIRMATORY]
     if d1 and not note and prereg2.check_runs(d1)[1] != 'incomplete':
         rows += posthoc.rows(d1)
+        if by_setting.get((0.1, 1.0)):
+            rows.append(posthoc.c3_in_steps(by_setting[(0.1, 1.0)], d1))
     hybrids = score_hybrids(sweep_dir, [r['name'] for r in runs], os.path.join(results, 'hybrid.csv'))
     write_claims_v2(os.path.join(results, 'claims.md'), rows, sorted(runs, key=lambda r: (setting(r), r['seed'])),
                     tables.git_commit(prereg2.__file__),

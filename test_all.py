@@ -1489,6 +1489,9 @@ def test_posthoc_readings_on_synthetic_onsets():
     assert rows['Primary at other thresholds'][1].endswith('FRAC 0.8: 8+/0-/0?; FRAC 0.85: 8+/0-/0?; FRAC 0.95: 8+/0-/0?')
     import prereg2
     assert prereg2.FRAC == 0.9  # restored
+    fast = [_study_run(s, 2500, 4000, d=0.1) for s in range(3, 11)]  # S at 4,000 vs 5,000: interpolated 3,875 vs 4,875
+    c3 = posthoc.c3_in_steps(fast, runs)
+    assert c3[1].startswith('interpolated draws-right onset, d = 1 minus d = 0.1: +1000 [98% +1000, +1000] steps over 8 seeds')
 
 
 # ----------------------------------------------------------------------------- v3: why the samples lag (prereg3.py)
