@@ -1620,7 +1620,23 @@ def test_prereg3_self_chain_and_ladder_verdicts():
     assert prereg3.all_claims(on[:3])[1] == 'incomplete: no account yet'
 
 
-# ----------------------------------------------------------------------------- a newcomer's first hour (issue 30)
+def test_readme_is_a_short_manual():
+    """The README stays a manual: at most 10,000 bytes; its test command is the one CI runs; every script, preset and
+    results file it names exists."""
+    text = open(os.path.join(HERE, 'README.md')).read()
+    assert len(text.encode()) <= 10_000
+    ci = open(os.path.join(HERE, '.ci', 'run')).read()
+    cmd = '.venv/bin/python -m pytest -q -n auto test_all.py'
+    assert cmd in text and cmd in ci
+    for name in set(re.findall(r'\b([a-z_0-9]+\.(?:py|sh))\b', text)):
+        assert os.path.exists(os.path.join(HERE, name)), name
+    import presets
+    for name in re.findall(r'^\| `([a-z-]+)`', text, re.M):
+        assert name in presets.PRESETS, name
+    assert os.path.exists(os.path.join(HERE, 'results', 'REPORT.md'))
+
+
+# ----------------------------------------------------------------------------- a newcomer's first hour
 
 @pytest.mark.parametrize('var,value', [('THREADS', 'abc'), ('THREADS', '1.5'), ('JOBS', '0'), ('OVERLAP', 'yes'),
                                        ('SEEDS', 'a'), ('HEARTBEAT', '0'), ('SLURM', '2'), ('LOCAL', 'x'), ('PACK', '0'),
