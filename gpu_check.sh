@@ -22,7 +22,7 @@ if [ "${1:-}" = wheels ]; then  # pure-Python wheels of what a bare CUDA image m
   $PY -m pip download -q --no-deps --only-binary=:all: -d .whl umap-learn==0.5.12 pynndescent==0.7.0 scikit-dimension==0.5.0
   ls .whl; exit 0
 fi
-if [ "${1:-}" = pack ]; then  # issue 32, ~6 min on an H200: bench.py's packed-K table and a short packed run of 4 runs
+if [ "${1:-}" = pack ]; then  # ~6 min on an H200: bench.py's packed-K table and a short packed run of 4 runs
   [ $# = 2 ] || { echo "error: usage: bash gpu_check.sh pack OUTDIR" >&2; exit 2; }
   OUT=$2; mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd); W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
   if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper's own model on one GPU, in one time box (issue 31): width 64, attention at 32/16/8/4, AdamW 3e-4, batch 32
+# The paper's own model on one GPU, in one time box: width 64, attention at 32/16/8/4, AdamW 3e-4, batch 32
 # (train.py's defaults), d = 1, sigma = 1, trained with the fastest CUDA settings measured on an H200 (TF32 + fused
 # AdamW + CUDA graphs, results/gpu) for TRAIN_MIN minutes; checkpoints every 500 steps to 10,000 (the onsets fell at
 # 6,500-10,000 on 2026-12-04, results/gpu-science), then every 2,500; the one-step probes (probe.py) at every one,

@@ -113,10 +113,11 @@ def look(run_dir, step, n, dpi):
             continue
         _, count, fill = predict_label(images[k])
         verdict = 'ok' if ok[k] else 'none' if count == 0 else 'several' if count > 1 else 'blob' if fill else 'miss'
-        ax.plot(pred[k, 0] - 1, pred[k, 1] - 1, 'x', color='tab:blue', ms=4, mew=0.8)
+        if count == 1 and not fill:  # a failed canvas has no bump to mark (Alg. 1's centroid fallback is not one)
+            ax.plot(pred[k, 0] - 1, pred[k, 1] - 1, 'x', color='tab:blue', ms=4, mew=0.8)
         ax.set_title(verdict, fontsize=6, color='g' if ok[k] else 'r', pad=1.5)
     fig.suptitle(f"{os.path.basename(os.path.normpath(run_dir))}, step {step}: {ok.sum()} of {len(images)} ok (this grid); "
-                 f"Eq. 1 accuracy {res['acc']:.3f} on these\nred ring: the asked centre; blue x: where Alg. 1 puts the bump\nok: within 1 px on "
+                 f"Eq. 1 accuracy {res['acc']:.3f} on these\nred ring: the asked centre; blue x: where Alg. 1 puts the one bump\nok: within 1 px on "
                  "both axes; miss: one bump, wrong place;\nnone, several: no bump, more than one; blob: one dark region "
                  "filling the canvas", fontsize=7)
     path = os.path.join(run_dir, f'look_{step:07d}.png')
@@ -206,9 +207,10 @@ def fig_sheet(run, fig_dir, dpi, note=''):
     before, what = ((int(b[np.argmax(wrong[b])]), 'phase B') if len(b) else (int(a[-1]), 'phase A (no B)') if len(a)
                     else (len(m['step']) // 2, 'midway'))
     picks = [(0, 'untrained'), (before, what), (len(m['step']) - 1, 'last checkpoint')]
-    fig = plt.figure(figsize=(10, 3.6))
+    picks = [p for k, p in enumerate(picks) if p[0] not in [q[0] for q in picks[:k]]]  # a checkpoint once, never twice
+    fig = plt.figure(figsize=(10 * len(picks) / 3, 3.6))
     for col, (i, what) in enumerate(picks):
-        ax = fig.add_subplot(1, 3, col + 1, projection='3d')
+        ax = fig.add_subplot(1, len(picks), col + 1, projection='3d')
         emb, labels = m['emb'][i], m['labels'][i]
         where = {tuple(np.round(l / d).astype(int)): k for k, l in enumerate(labels)}
         for (gx, gy), k in where.items():
@@ -345,7 +347,7 @@ def fig9(runs, fig_dir, dpi):
     samples outside the hole places those inside (mean error in px, against guessing the hole's centre and the same
     labels on a blank canvas)."""
     fig = plt.figure(figsize=(11, 3.2 * len(runs)))
-    outer = fig.add_gridspec(len(runs), 3, width_ratios=[1, 1.5, 1.2], hspace=0.45, wspace=0.3, top=1 - 0.6 / (3.2 * len(runs)))
+    outer = fig.add_gridspec(len(runs), 3, width_ratios=[1, 1.5, 1.2], hspace=0.5, wspace=0.4, top=1 - 0.6 / (3.2 * len(runs)))
     for row, r in enumerate(runs):
         ood, idd = r['ood'], r['id']
         inner = outer[row, 0].subgridspec(3, 3, wspace=0.05, hspace=0.05)
@@ -354,8 +356,8 @@ def fig9(runs, fig_dir, dpi):
         for m, split, style in ((idd, 'outside (trained)', '-'), (ood, 'inside the hole', '--')):
             ax.plot(m['step'], m['acc'] / np.maximum(m['oracle_acc'], 1e-9), 'k.' + style, label=f'accuracy / oracle, {split}')
         ax.axhline(prereg.FRAC, color='C3', lw=0.6, ls=':', label=f'learned: {prereg.FRAC:g} x oracle')
-        ax.set_title(f"hole [{r['hole'][0]:g}, {r['hole'][1]:g}], d={r['dx']:g} (seed {r['seed']}); left: inside, "
-                     f"step {ood['step'][-1]}\n(oracle: Alg. 1 on clean renders; inside it is higher, no border bumps)")
+        ax.set_title(f"hole [{r['hole'][0]:g}, {r['hole'][1]:g}], d={r['dx']:g}, seed {r['seed']}\n(left: inside, step "
+                     f"{ood['step'][-1]}; oracle: Alg. 1 on clean renders)", fontsize=7)
         ax.set_xlabel('training step'), ax.set_ylabel('accuracy / oracle'), ax.set_ylim(-0.02, 1.12), ax.legend(fontsize=6, handlelength=3.5)
         ax = fig.add_subplot(outer[row, 2])
         for key, label, style in (('probe_ood_mae', 'hole samples', 'k.-'), ('probe_blank_mae', 'blank canvases, same labels', 'C1.--'),
@@ -382,6 +384,7 @@ def fig_where(r, fig_dir, dpi):
     im = ax.pcolormesh(p['step'], p['ts'], (p['acc_q'] / p['oracle_q'][:, None]).T, vmin=0, vmax=1, cmap='viridis', shading='nearest')
     k = prereg2.knows_where(p)
     ax.axhline(prereg2.T_MID, color='w', lw=0.6, ls=':')
+    ax.set_yticks(p['ts'])  # the probed timesteps, however few
     ax.set_ylabel('timestep t of the one-step probe\n(0: clean, 900: almost pure noise)')
     ax.set_title(f"{r['name']}: does x0_hat put the bump at the label? (label drawn apart from the image; "
                  f"acc / locator ceiling)\nknows where (t = {prereg2.T_MID}, >= {prereg2.FRAC:g}): "

@@ -49,7 +49,7 @@ CPU = dict(incs=(0.1, 0.5, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=((0
            train=dict(CPU_MODEL, steps=16000, ckpt_every=4000, ckpt_at='2000'),
            fig3_train=dict(ckpt_at='500,1000,2000,3000,4000,5000,6000,7000'),  # a phase window of ~1,000 steps
            sample=DDIM_100)
-# The where-before-how study (issue 29; prereg2.py): the cpu model, probes every 500 steps, samples on a fixed grid.
+# The where-before-how study (prereg2.py): the cpu model, probes every 500 steps, samples on a fixed grid.
 # v2's confirmatory seeds are >= 3 (SEEDS=3,4 bash run_all.sh study); seeds 0-2 are its exploratory phase.
 STUDY_SAMPLES = '0,500,1000,2000,3000,4000,5000,6000,7000,8000,12000,16000'
 STUDY = dict(incs=(0.1, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=(), holes=(), hole_d=0.1, fig3_d=1.0,
@@ -85,9 +85,8 @@ PRESETS = {
     'study-more': dict(STUDY, expect='45-60 min per run, two at a time on 2 cores', incs=(), sigmas=(), sigma_incs=(), imbal=((0.1, 1.0),), holes=((11, 21),), seeds=(3,), results='study'),
     # the study's exploratory phase: its d = 1 run on seeds 0-2 (seen before v2 was committed; never confirmatory)
     'study-explore': dict(STUDY, expect='42-76 min per run, two at a time on 2 cores', incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(0, 1, 2)),
-    # the study at width 16 (issue 31; exploratory, not in v2): d = 1, the seeds of v2's first confirmatory runs, so each
-    # pairs with its width-8 run in `study`; ~1 h of training per run (width 16 trains at ~140 img/s on one core, earlier
-    # measurements), not yet run
+    # the study at width 16 (exploratory, not in v2): d = 1, the seeds of v2's first confirmatory runs, so each pairs
+    # with its width-8 run in `study`; width 16 trains at ~110-140 img/s on one core
     'wide': dict(STUDY, expect='~2 h per run beside another on 2 cores', incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(3, 4, 5), train=dict(STUDY['train'], width=16)),
     # why the samples lag (prereg3.py): d = 1 on v3's seeds 21-28, the study's model and schedule, samples and probes at
     # every checkpoint (500 steps), then the elicitation ladder (elicit.py) on each run's window; one or two seeds per

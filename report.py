@@ -6,7 +6,7 @@ Every claims table from a sweep (no figures: plot_figures.py draws them from the
                                                                                  # added after its interim (posthoc.py)
     python report.py --sweep_dir=out/elicit --results=results/elicit --elicit=True  # v3 (prereg3.py)
 
-Reads the runs' metrics.npz (and probes_*.npz, hybrid_*.npz, ladder_*.npz), keeps the runs of earlier sessions from
+Reads the runs' metrics.npz (and probes_*.npz, hybrid_*.npz, ladder_*.npz), keeps the runs whose folders are gone from
 the committed tables in `results` (their folders are gone), and writes there: metrics.csv (every run), probes.csv,
 hybrid.csv, ladder.csv (when there are any) and the claims: claims.md is the newest pre-registration that applies (v1
 for a plain sweep; v2 with --study, v3 with --elicit, and then v1's rows go to claims_v1.md). run_all.sh calls it
@@ -29,7 +29,7 @@ from metrics import accuracy, position_hits
 
 # -----------------------------------------------------------------------------
 sweep_dir = 'out/cpu'          # folder of run folders (metrics.npz; probes_*.npz, ladder_*.npz where the preset makes them)
-results = 'results/cpu'        # where the tables and claims go (and where runs of earlier sessions are kept)
+results = 'results/cpu'        # where the tables and claims go (and where runs whose folders are gone are kept)
 fig3_d = 1.0                   # increment of the sigma = fig4_sigma run behind C1 (Fig. 3)
 fig4_sigma = 1.0               # sigma of the Fig. 4 runs (C2, C3)
 sigma_incs = '0.1,0.5,1.0'     # increments whose sigma rows C5 compares (Fig. 8)
@@ -88,7 +88,7 @@ def write_claims_v1(path, sweep_dir, pre, runs):
 # --- v2: where before how ------------------------------------------------------------------------------------------
 def score_hybrids(sweep_dir, names, kept_path):
     """The intervention's table: per hybrid_*.npz of the runs (sample.py --early_step), Alg. 1 and position-only
-    accuracy over their oracles and the failed canvases; rows of earlier sessions kept from kept_path."""
+    accuracy over their oracles and the failed canvases; rows whose files are gone kept from kept_path."""
     rows = {(r['name'], r['step'], r['early_step'], r['band']): r for r in tables.read_rows(kept_path)}
     for name in names:
         for path in sorted(glob.glob(os.path.join(sweep_dir, name, 'hybrid_0*.npz'))):
@@ -109,7 +109,7 @@ def score_hybrids(sweep_dir, names, kept_path):
 
 def off_plan(rows, runs):
     """(rows, note): v2 was registered for the study preset's width-8 model; when a run has another width (the wide
-    preset, issue 31) the same statistics are printed but every verdict becomes 'exploratory: no verdict'."""
+    preset) the same statistics are printed but every verdict becomes 'exploratory: no verdict'."""
     widths = sorted({int(r.get('train', {}).get('width', PLAN_WIDTH)) for r in runs} - {PLAN_WIDTH})
     if not widths:
         return rows, ''
@@ -244,7 +244,7 @@ if __name__ == '__main__':
         incs8 = [float(s) for s in str(sigma_incs).split(',') if s.strip()]
     except ValueError:
         fail(f"bad setting sigma_incs={sigma_incs!r}: allowed is comma-separated increments, e.g. '0.1,0.5,1.0'")
-    table = os.path.join(results, 'metrics.csv')  # committed: runs of earlier sessions live on here
+    table = os.path.join(results, 'metrics.csv')  # committed: runs whose folders are gone live on here
     runs = tables.runs_and_kept(sweep_dir, table)
     if not runs:
         fail(f"no run with a metrics.npz under {sweep_dir}: run the sweep first (bash run_all.sh)")

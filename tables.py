@@ -109,9 +109,10 @@ def read_metrics_csv(path):
                 r[split] = {k: np.array(v) for k, v in r[split].items()}
     return list(runs.values())
 
+
 def runs_and_kept(sweep_dir, table):
-    """The runs of a sweep folder (metrics.npz) and those kept in `table` only (runs of earlier sessions whose folders
-    are gone), the folder's copy winning; says what it merged."""
+    """The runs of a sweep folder (metrics.npz) and those kept in `table` only (runs whose folders are gone), the
+    folder's copy winning; says what it merged."""
     runs = load_runs(sweep_dir)
     names = {r['name'] for r in runs}
     kept = [r for r in read_metrics_csv(table) if r['name'] not in names]

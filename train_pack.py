@@ -1,5 +1,5 @@
 """
-Train K runs as one packed network (issue 32): K UNets side by side, each with its own dataset, seed, weights,
+Train K runs as one packed network: K UNets side by side, each with its own dataset, seed, weights,
 optimizer state and batches, evaluated in one call by torch.func.vmap over the model axis, so that every kernel is
 K times bigger (a GPU's lever: one run of batch 32 fills a few percent of it). The mathematics of each run is its
 solo run's: the same initial weights, the same batches, timesteps and noise from its own generator, its own loss
