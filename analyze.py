@@ -5,8 +5,9 @@ embedding of layer 4, and deterministic measures of the layer-4 manifold itself 
     python analyze.py --out_dir=out/run
     python sample.py --out_dir=out/run & python analyze.py --out_dir=out/run --follow=$!   # scoring beside sampling
 
-Writes {out_dir}/metrics.npz with one row per (checkpoint, split): step, split ('id' or 'ood'),
-  acc, acc_x, acc_y       Eq. 1 by Alg. 1 (joint, x only, y only)
+Writes {out_dir}/metrics.npz with one row per (checkpoint, split): step, split ('id', 'ood' or a follow-up region's
+name: bumps.regions),
+  acc, acc_x, acc_y       Eq. 1 by Alg. 1 (joint, x only, y only; the follow-up's kinds: metrics.kind_accuracy)
   oracle_acc              Alg. 1 on clean renders of the same labels: the metric's own ceiling
   n_none, n_one, n_many   samples with 0, 1, several bumps; n_fill: single contours filling the canvas (failures)
   r2_x, r2_y, r2          the paper's in-sample R^2 of linear fits on the UMAP-3D embedding (seed `seed`)
@@ -36,9 +37,9 @@ import time
 import numpy as np
 
 from artifacts import load_npz, need_run_dir, result_settings, same_data, sample_files, save_npz
-from bumps import render
+from bumps import render_kind
 from configurator import configure, check, fail
-from metrics import accuracy, demean_channels, position_hits, embed, order_measures, r_squared, reference_features, representation
+from metrics import kind_accuracy, demean_channels, position_hits, embed, order_measures, r_squared, reference_features, representation
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'      # run folder with samples_*.npz (and ood_*.npz for a hole run)
@@ -82,19 +83,22 @@ def score(path):
         fail(f"{path} holds non-finite layer-4 values (a diverged checkpoint?): rerun train.py from an earlier checkpoint")
     t0 = time.time()
     labels = s['labels'].astype(np.float64)
-    acc, pred = accuracy(s['images'], labels, tolerance)
     data = sc['data']
-    oracle, opred = accuracy(render(labels, data['sigma'], data['size']), labels, tolerance)
-    ok, ook = np.abs(pred - labels) < tolerance, np.abs(opred - labels) < tolerance  # (n, 2) per sample and axis
+    acc, pred = kind_accuracy(s['images'], labels, data, tolerance)
+    clean = render_kind(labels, data.get('kind', 'bump'), data['sigma'], data['size'], data.get('margin', 0))
+    oracle, opred = kind_accuracy(clean, labels, data, tolerance)
+    ok, ook = acc.pop('ok'), oracle.pop('ok')  # (n, 2) per sample and axis
     pok = position_hits(s['images'], labels, tolerance, loc_radius)[0]
-    opok = position_hits(render(labels, data['sigma'], data['size']), labels, tolerance, loc_radius)[0]
+    opok = position_hits(clean, labels, tolerance, loc_radius)[0]
     dm = order_measures(demean_channels(s['layer4'], data['size']), labels, n_pca, trust_k, probe_folds, seed)
     blank = order_measures(demean_channels(s['layer4_blank'], data['size']), labels, n_pca, trust_k, probe_folds, seed)
     ref = order_measures(reference_features(labels, data['sigma'], data['size']), labels, n_pca, trust_k, probe_folds, seed)
-    ood = os.path.basename(path).startswith('ood')
+    base = os.path.basename(path)
+    ood = base.startswith('ood')
+    split = 'ood' if ood else base[len('region_'):base.rindex('_')] if base.startswith('region_') else 'id'
     embs = [embed(s['layer4'], n_neighbors, min_dist, umap_dims, seed + k) for k in range(umap_seeds)]
     r2s = [r_squared(e, labels) for e in embs]
-    row = dict(step=int(s['step']), split='ood' if ood else 'id', **acc,
+    row = dict(step=int(s['step']), split=split, **acc,
                oracle_acc=oracle['acc'], **r2s[0], umap_r2_sd=float(np.std([r['r2'] for r in r2s])),
                **representation(s['layer4'], labels, n_pca, trust_k, probe_folds, seed),
                trust_dm=dm['trust'], knn_r2_dm=dm['knn_r2'], trust_ref=ref['trust'], knn_r2_ref=ref['knn_r2'],

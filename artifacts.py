@@ -25,9 +25,15 @@ def result_settings(sample_cfg):
     return {k: v for k, v in sample_cfg.items() if k not in NOT_RESULT}
 
 
+# make_data.py's follow-up settings at their defaults: a data config written before they existed is the same dataset
+DATA_DEFAULTS = dict(kind='bump', margin=6, rim=1, band_lo=None, band_hi=None, lesion_w=0.0, corner=0.0, subsample=1.0,
+                     subsample_seed=0)
+
+
 def same_data(a, b):
     """Whether two data configs describe the same dataset (the folder it sits in may have moved)."""
-    return {k: v for k, v in a.items() if k != 'out_dir'} == {k: v for k, v in b.items() if k != 'out_dir'}
+    norm = lambda c: {k: v for k, v in {**DATA_DEFAULTS, **c}.items() if k != 'out_dir'}
+    return norm(a) == norm(b)
 
 
 def checkpoints(out_dir):
@@ -41,8 +47,8 @@ def checkpoints(out_dir):
 
 
 def sample_files(out_dir):
-    """Complete samples_*.npz and ood_*.npz files of a run, sorted."""
-    files = glob.glob(os.path.join(out_dir, 'samples_*.npz')) + glob.glob(os.path.join(out_dir, 'ood_*.npz'))
+    """Complete samples_*.npz, ood_*.npz and region_*.npz files of a run, sorted."""
+    files = [f for p in ('samples', 'ood', 'region') for f in glob.glob(os.path.join(out_dir, f'{p}_*.npz'))]
     return sorted(f for f in files if re.search(r'_(\d+)\.npz$', f))
 
 

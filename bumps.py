@@ -1,9 +1,20 @@
 """
-The task itself, in numpy: the grid of bump centres, the bump renderer (paper Sec. 2), the hole, and the labels a
-run is evaluated on. Used by make_data.py (the training set), sample.py (the evaluation labels) and analyze.py (the
-oracle: Alg. 1 on clean renders of the same labels).
+The task itself, in numpy: the grid of bump centres, the renderers, the held-out regions, and the labels a run is
+evaluated on. Used by make_data.py (the training set), sample.py (the evaluation labels) and analyze.py (the oracle:
+the detector on clean renders of the same labels).
 
 Coordinates: pixel centres are 1..size on each axis, x along columns, y along rows (the paper's (1,1) top left).
+The follow-up's kinds (Liang, Liu, Ostrow, Fiete, arXiv 2408.13256; ../shared/FOLLOWUP.md, "[I]" marks a choice of
+ours where the paper is silent):
+  bump      the seed paper's bump (also with a lesion: a held-out vertical strip, or an exterior square)
+  periodic  the bump with wrapped distance on a torus of side `size` [I: FOLLOWUP 1.7]
+  sos       a sum of stripes: v = 255 (1 - (g_x + g_y) / 2), g a 1D Gaussian profile [I: FOLLOWUP 1.3's normalisation]
+  stripes   the sos renderer on a latent canvas of size + 2 margin, cropped to the frame: centres in the margin leave
+            one stripe (1D) or none (0D) in view; the training set is every latent centre that is not 2D, plus the
+            2D ones on a rim of `rim` frame pixels [C: Fig. 9, 10; I: the rim's width]
+  mixed     2D bumps (both centres in the frame, a fraction `subsample` kept) plus every 1D stripe [I: FOLLOWUP 1.6]
+sos, stripes and mixed label in latent coordinates (frame pixel p is latent p + margin), so every model of the
+follow-up sees the same conditioning values; bump and periodic label in frame coordinates as before.
 """
 import numpy as np
 
@@ -24,13 +35,151 @@ def in_hole(labels, lo, hi):
     return ((labels >= lo) & (labels <= hi)).all(axis=1)
 
 
-def render(labels, sigma, size):
+def profiles(labels, sigma, size, margin=0, periodic=False):
+    """The 1D Gaussian profiles exp(-(p - mu)^2 / 4 sigma^2) over the frame's pixels p, for x (columns) and y (rows):
+    (N, size) each. margin: labels in latent coordinates (frame pixel p is latent p + margin); periodic: the wrapped
+    distance on a circle of `size` pixels."""
+    pix = np.arange(1, size + 1, dtype=np.float64) + margin
+    def g(mu):
+        d = pix[None, :] - mu
+        if periodic:
+            d = (d + size / 2) % size - size / 2
+        return np.exp(-d ** 2 / (4 * sigma ** 2))
+    return g(labels[:, :1]), g(labels[:, 1:])
+
+
+def render(labels, sigma, size, periodic=False):
     """v = 255 (1 - exp(-(x-mu_x)^2/4s^2 - (y-mu_y)^2/4s^2)) as uint8: a dark bump on white (paper Sec. 2)."""
-    pix = np.arange(1, size + 1, dtype=np.float64)
-    gx = np.exp(-(pix[None, :] - labels[:, :1]) ** 2 / (4 * sigma ** 2))  # (N, size) over columns
-    gy = np.exp(-(pix[None, :] - labels[:, 1:]) ** 2 / (4 * sigma ** 2))  # (N, size) over rows
+    gx, gy = profiles(labels, sigma, size, periodic=periodic)
     v = 255.0 * (1.0 - gy[:, :, None] * gx[:, None, :])                  # (N, rows, cols)
     return np.rint(v).astype(np.uint8)
+
+
+def render_sos(labels, sigma, size, margin=0):
+    """A sum of stripes, v = 255 (1 - (g_x + g_y) / 2) as uint8: a vertical stripe at column mu_x and a horizontal one
+    at row mu_y (labels in latent coordinates); the crossing is black, a lone stripe bottoms out at 127.5."""
+    gx, gy = profiles(labels, sigma, size, margin)
+    v = 255.0 * (1.0 - (gy[:, :, None] + gx[:, None, :]) / 2)
+    return np.rint(v).astype(np.uint8)
+
+
+def in_frame(labels, size, margin):
+    """Per label and axis, whether the centre lies in the frame (latent coordinates): (N, 2) bools."""
+    return (labels >= margin + 1) & (labels <= margin + size)
+
+
+def render_kind(labels, kind, sigma, size, margin=0):
+    """The images of any kind (module docstring). mixed: a 2D label renders as a bump, a 1D one as its visible
+    stripe alone at full depth, a 0D one blank."""
+    if kind in ('bump', 'periodic'):
+        return render(labels, sigma, size, periodic=kind == 'periodic')
+    if kind in ('sos', 'stripes'):
+        return render_sos(labels, sigma, size, margin)
+    if kind == 'mixed':
+        gx, gy = profiles(labels, sigma, size, margin)
+        inside = in_frame(labels, size, margin)
+        both = inside.all(1)[:, None, None]
+        dark = np.where(both, gy[:, :, None] * gx[:, None, :], np.maximum(gy[:, :, None] * inside[:, 1, None, None],
+                                                                            gx[:, None, :] * inside[:, 0, None, None]))
+        return np.rint(255.0 * (1.0 - dark)).astype(np.uint8)
+    raise ValueError(f"unknown kind {kind!r}: allowed are {', '.join(KINDS)}")
+
+
+KINDS = ('bump', 'periodic', 'sos', 'stripes', 'mixed')
+
+
+def latent_grid(d, size, margin):
+    """Every latent centre (mu_x, mu_y) on a grid of increment d over the latent canvas 1..size + 2 margin."""
+    return grid_labels(d, d, size + 2 * margin)
+
+
+def n_dims(labels, size, margin):
+    """0, 1 or 2: how many of a label's centres lie in the frame (the image's dimension, Fig. 9)."""
+    return in_frame(labels, size, margin).sum(1)
+
+
+def in_band(labels, lo, hi, margin=0):
+    """Per label and axis, whether the frame coordinate lies in the held-out band [lo, hi]: (N, 2) bools."""
+    f = labels - margin
+    return (f >= lo) & (f <= hi)
+
+
+def on_rim(labels, size, margin, rim):
+    """2D labels within `rim` frame pixels of the frame's edge (rim = 1: a frame coordinate of 1 or size)."""
+    f = labels - margin
+    return ((f <= rim) | (f > size - rim)).any(1) & in_frame(labels, size, margin).all(1)
+
+
+def in_lesion(labels, width, size):
+    """The lesion: a vertical strip of `width` px at the centre, |mu_x - (size + 1) / 2| < width / 2, every mu_y."""
+    return np.abs(labels[:, 0] - (size + 1) / 2) < width / 2
+
+
+def in_corner(labels, side, size):
+    """The exterior held-out square: both centres in [size - side, size] (the bottom-right corner)."""
+    return (labels >= size - side).all(1)
+
+
+def dataset_labels(cfg):
+    """The training centres of a make_data config (N, 2) float64, and a one-line count of what the set holds."""
+    size, kind, d, m = cfg['size'], cfg.get('kind', 'bump'), cfg['dx'], cfg.get('margin', 0)
+    if kind in ('bump', 'periodic'):
+        labels = grid_labels(cfg['dx'], cfg['dy'], size)
+        n_full = len(labels)
+        drop = np.zeros(n_full, bool)
+        if cfg.get('hole_lo') is not None:
+            drop |= in_hole(labels, cfg['hole_lo'], cfg['hole_hi'])
+        if cfg.get('lesion_w', 0):
+            drop |= in_lesion(labels, cfg['lesion_w'], size)
+        if cfg.get('corner', 0):
+            drop |= in_corner(labels, cfg['corner'], size)
+        return labels[~drop], f"{len(grid(cfg['dx'], size))} x {len(grid(cfg['dy'], size))} grid, {drop.mean():.2%} held out"
+    lat = latent_grid(d, size, m)
+    dims = n_dims(lat, size, m)
+    if kind == 'sos':
+        keep = dims == 2
+        if cfg.get('band_lo') is not None:
+            keep &= ~in_band(lat, cfg['band_lo'], cfg['band_hi'], m).any(1)
+        return lat[keep], f"2D SOS: {keep.sum()} of {(dims == 2).sum()} (a band held out: {cfg.get('band_lo')}-{cfg.get('band_hi')})"
+    if kind == 'stripes':
+        rim_ = on_rim(lat, size, m, cfg.get('rim', 0)) if cfg.get('rim', 0) else np.zeros(len(lat), bool)
+        keep = (dims < 2) | rim_
+        return lat[keep], f"0D {(dims == 0).sum()}, 1D {(dims == 1).sum()}, 2D rim {rim_.sum()}"
+    if kind == 'mixed':
+        rng = np.random.default_rng(cfg.get('subsample_seed', 0))
+        two = np.flatnonzero(dims == 2)
+        kept = np.sort(rng.choice(two, int(round(cfg.get('subsample', 1.0) * len(two))), replace=False))
+        keep = np.zeros(len(lat), bool)
+        keep[kept] = True
+        keep |= dims == 1
+        return lat[keep], f"2D bumps {len(kept)} of {len(two)}, 1D stripes {(dims == 1).sum()}"
+    raise ValueError(f"unknown kind {kind!r}: allowed are {', '.join(KINDS)}")
+
+
+def regions(cfg, train_labels):
+    """The follow-up's named evaluation pools {name: labels} beyond the training centres (bump holes keep their 'ood'
+    set, draw_labels): sos with a band -> vertical, horizontal, intersection; stripes -> 2d (every 2D SOS not in
+    training); mixed -> 2d_train, 2d_heldout (2D bumps kept and not kept); a lesion -> lesion; a corner -> exterior."""
+    size, kind, m = cfg['size'], cfg.get('kind', 'bump'), cfg.get('margin', 0)
+    out = {}
+    if kind in ('sos', 'stripes', 'mixed'):
+        lat = latent_grid(cfg['dx'], size, m)
+        two = lat[n_dims(lat, size, m) == 2]
+        seen = {tuple(l) for l in np.round(np.asarray(train_labels, np.float64), 6)}
+        fresh = np.array([tuple(l) not in seen for l in np.round(two, 6)])
+        if kind == 'sos' and cfg.get('band_lo') is not None:
+            b = in_band(two, cfg['band_lo'], cfg['band_hi'], m)
+            out.update(vertical=two[b[:, 0] & ~b[:, 1]], horizontal=two[~b[:, 0] & b[:, 1]], intersection=two[b.all(1)])
+        elif kind == 'stripes':
+            out['2d'] = two[fresh]
+        elif kind == 'mixed':
+            out.update({'2d_train': two[~fresh], '2d_heldout': two[fresh]})
+    full = grid_labels(cfg['dx'], cfg['dy'], size)
+    if cfg.get('lesion_w', 0):
+        out['lesion'] = full[in_lesion(full, cfg['lesion_w'], size)]
+    if cfg.get('corner', 0):
+        out['exterior'] = full[in_corner(full, cfg['corner'], size)]
+    return {k: v.astype(np.float32) for k, v in out.items() if len(v)}
 
 
 def draw_labels(data_cfg, train_labels, n, seed, unique=True):

@@ -1,12 +1,16 @@
 """
-Make a dataset of 32x32 images of one Gaussian bump (paper Sec. 2; README "Fidelity to the paper").
+Make a dataset of 32x32 images of one Gaussian bump (paper Sec. 2; README "Fidelity"), or of the follow-up's kinds
+(arXiv 2408.13256; bumps.py's docstring: sos, stripes, mixed, periodic, and the lesion and exterior square).
 
     python make_data.py                                   # d = 1.0, sigma = 1: 1,024 images
     python make_data.py --dx=0.1 --dy=0.1 --hole_lo=13.0 --hole_hi=19.0 --out_dir=out/hole13
     python make_data.py --dx=0.1 --dy=1.0 --out_dir=out/imb
+    python make_data.py --kind=sos --band_lo=13 --band_hi=19 --out_dir=out/sos   # 2D SOS, a cross held out: 625
+    python make_data.py --kind=stripes --rim=1 --out_dir=out/stripes             # 1D stripes + the 2D rim: 1,036
 
 Writes {out_dir}/data.npz: images (N,32,32) uint8 in the paper's 0..255 convention (dark bump on
-white), labels (N,2) float32 = (mu_x, mu_y) in 1-based pixel-centre units, config (JSON).
+white), labels (N,2) float32 = (mu_x, mu_y) in 1-based pixel-centre units (latent units for sos, stripes, mixed:
+frame pixel p is latent p + margin), config (JSON).
 """
 import json
 import os
@@ -14,7 +18,7 @@ import os
 import numpy as np
 
 from artifacts import save_npz
-from bumps import grid, grid_labels, in_hole, render
+from bumps import KINDS, dataset_labels, render_kind
 from configurator import configure, check, fail
 
 # -----------------------------------------------------------------------------
@@ -25,6 +29,15 @@ sigma = 1.0          # bump spread in pixels (> 0); the formula divides by 4 sig
 hole_lo = None       # drop centres with hole_lo <= mu_x, mu_y <= hole_hi (None: no hole)
 hole_hi = None       # upper edge of the square hole, pixels
 size = 32            # canvas side in pixels (the paper's 32)
+kind = 'bump'        # 'bump' (the paper's), 'periodic', 'sos', 'stripes' or 'mixed' (the follow-up's; bumps.py)
+margin = 6           # sos, stripes, mixed: the latent canvas's margin around the frame, px (44 = 32 + 2 x 6, Fig. 9)
+rim = 1              # stripes: 2D SOS kept on a rim of this many frame pixels (0: 1D stripes alone)
+band_lo = None       # sos: hold out every centre with mu_x or mu_y (frame px) in [band_lo, band_hi] (a cross; None: none)
+band_hi = None       # upper edge of that band, frame px
+lesion_w = 0.0       # bump: hold out a vertical strip of this width at the centre, |mu_x - 16.5| < lesion_w / 2 (0: none)
+corner = 0.0         # bump: hold out the exterior square [size - corner, size]^2 (0: none)
+subsample = 1.0      # mixed: the fraction of 2D bumps kept (the 1D stripes all stay)
+subsample_seed = 0   # mixed: which 2D bumps are kept
 # -----------------------------------------------------------------------------
 # no `seed`: the grid is deterministic, so a seed here would be accepted and ignored
 
@@ -41,20 +54,32 @@ def validate(cfg):
         for key in ('hole_lo', 'hole_hi'):
             check(isinstance(cfg[key], (int, float)) and 0 <= cfg[key] <= cfg['size'], key, cfg[key], f"a number in [0, {cfg['size']}]")
         check(lo < hi, 'hole_hi', hi, f'a number > hole_lo={lo}')
+    check(cfg['kind'] in KINDS, 'kind', cfg['kind'], ', '.join(repr(k) for k in KINDS))
+    check(isinstance(cfg['margin'], int) and cfg['margin'] >= 0, 'margin', cfg['margin'], 'an integer >= 0 (px)')
+    check(isinstance(cfg['rim'], int) and cfg['rim'] >= 0, 'rim', cfg['rim'], 'an integer >= 0 (frame px)')
+    if (cfg['band_lo'] is None) != (cfg['band_hi'] is None):
+        fail(f"bad setting band_lo={cfg['band_lo']!r}, band_hi={cfg['band_hi']!r}: set both or neither")
+    if cfg['band_lo'] is not None:
+        check(cfg['kind'] == 'sos' and 0 <= cfg['band_lo'] < cfg['band_hi'] <= cfg['size'], 'band_hi', cfg['band_hi'],
+              f"with kind='sos', a number in (band_lo, {cfg['size']}]")
+    check(0 <= cfg['lesion_w'] < cfg['size'] and (cfg['lesion_w'] == 0 or cfg['kind'] == 'bump'), 'lesion_w', cfg['lesion_w'],
+          f"0, or with kind='bump' a width in (0, {cfg['size']}) px")
+    check(0 <= cfg['corner'] < cfg['size'] and (cfg['corner'] == 0 or cfg['kind'] == 'bump'), 'corner', cfg['corner'],
+          f"0, or with kind='bump' a side in (0, {cfg['size']}) px")
+    check(0 < cfg['subsample'] <= 1 and (cfg['subsample'] == 1 or cfg['kind'] == 'mixed'), 'subsample', cfg['subsample'],
+          "1, or with kind='mixed' a fraction in (0, 1]")
+    check(cfg['kind'] == 'bump' or (cfg['hole_lo'] is None and cfg['dx'] == cfg['dy']), 'kind', cfg['kind'],
+          "'bump' with a hole or imbalanced increments (the follow-up's kinds use one increment, dx = dy)")
 
 
 if __name__ == '__main__':
     config = configure(globals())
     validate(config)
-    labels = grid_labels(dx, dy, size)  # (N, 2) = (mu_x, mu_y)
-    n_full = len(labels)
-    if hole_lo is not None:
-        labels = labels[~in_hole(labels, hole_lo, hole_hi)]
-        if len(labels) == 0:
-            fail(f"bad setting hole_lo={hole_lo}, hole_hi={hole_hi}: the hole removes every centre")
-    images = render(labels, sigma, size)
+    labels, counts = dataset_labels(config)  # (N, 2) = (mu_x, mu_y), and what each part of the set holds
+    if len(labels) == 0:
+        fail(f"bad settings: the held-out regions remove every centre ({counts})")
+    images = render_kind(labels, kind, sigma, size, margin)
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, 'data.npz')
     save_npz(path, images=images, labels=labels.astype(np.float32), config=json.dumps(config))
-    removed = 1 - len(labels) / n_full
-    print(f"{len(labels):,} images ({len(grid(dx, size))} x {len(grid(dy, size))} grid, {removed:.2%} removed by the hole) -> {path}")
+    print(f"{len(labels):,} images of kind {kind} ({counts}) -> {path}")

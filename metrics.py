@@ -185,3 +185,103 @@ def position_hits(images, labels, tolerance=1.0, radius=2):
     (n, 2) bools, and the located centres (n, 2)."""
     pred = np.array([locate(im, radius) for im in images]).reshape(-1, 2)
     return np.abs(pred - labels) < tolerance, pred
+
+
+# ----------------------------------------------------------------------------- the follow-up's detectors
+# (arXiv 2408.13256; ../shared/FOLLOWUP.md section 2 proposes them [I]: the paper does not say how it reads SOS images)
+
+def _peak(profile):
+    """Sub-pixel peak of a 1D darkness profile (its median taken away): (1-based position, height, number of local
+    maxima above half the peak). Three-point parabolic refinement around the maximum."""
+    p = profile - np.median(profile)
+    i = int(np.argmax(p))
+    h = float(p[i])
+    x = float(i)
+    if 0 < i < len(p) - 1:
+        den = p[i - 1] - 2 * p[i] + p[i + 1]
+        if den < 0:
+            x = i + 0.5 * (p[i - 1] - p[i + 1]) / den
+    above = p >= h / 2
+    peaks = sum(1 for j in range(len(p)) if above[j] and (j == 0 or p[j] >= p[j - 1]) and (j == len(p) - 1 or p[j] > p[j + 1]))
+    return x + 1, h, peaks
+
+
+def predict_sos(img, present=0.25 * 127.5):
+    """A sum of stripes read by its profiles: the vertical stripe is the peak of the column darkness (the horizontal
+    one adds a constant to every column), the horizontal one the peak of the row darkness. Per axis: the centre in
+    frame pixels, or nan when the peak is lower than `present` (a quarter of a clean stripe's 127.5: no stripe), and
+    whether several stripes stand above half the peak."""
+    dark = 255.0 - np.asarray(img, np.float64)
+    out, several = [], []
+    for prof in (dark.mean(0), dark.mean(1)):  # columns -> x, rows -> y
+        x, h, n = _peak(prof)
+        out.append(x if h >= present else np.nan)
+        several.append(h >= present and n > 1)
+    return np.array(out), np.array(several)
+
+
+EDGE = 2.0  # px: a stripe centred this close outside the frame still shows at its edge (sigma = 1), so it is not scored
+
+
+def sos_hits(images, labels, size, margin, tolerance=1.0, edge=EDGE):
+    """Per sample and axis, whether the detector reads the label (latent coordinates): a centre in the frame must be
+    found within `tolerance`; one more than `edge` px outside must be absent (0D and 1D images); one closer outside
+    is not scored (counted right). (n, 2) bools, the predictions (latent coordinates, nan: absent), 'several' flags."""
+    pred, sev = zip(*(predict_sos(im) for im in images))
+    pred, sev = np.array(pred).reshape(-1, 2) + margin, np.array(sev).reshape(-1, 2)
+    inside = (labels >= margin + 1) & (labels <= margin + size)
+    near = ~inside & (labels >= margin + 1 - edge) & (labels <= margin + size + edge)
+    ok = np.where(inside, np.abs(np.nan_to_num(pred, nan=-1e9) - labels) < tolerance, np.isnan(pred) | near)
+    return ok, pred, sev
+
+
+def predict_periodic(img):
+    """A bump on a torus: roll the darkest pixel to the centre, Alg. 1 there, roll back (mod size)."""
+    img = np.asarray(img)
+    size = img.shape[0]
+    r, c = np.unravel_index(int(np.argmin(img)), img.shape)
+    sy, sx = size // 2 - r, size // 2 - c
+    (x, y), n, fill = predict_label(np.roll(img, (sy, sx), axis=(0, 1)))
+    return np.array([(x - sx - 1) % size + 1, (y - sy - 1) % size + 1]), n, fill
+
+
+def periodic_hits(images, labels, tolerance=1.0):
+    """Per sample and axis, the circular error min(|e|, size - |e|) < tolerance; (n, 2) bools and predictions."""
+    size = images.shape[-1]
+    pred = np.array([predict_periodic(im)[0] for im in images]).reshape(-1, 2)
+    e = np.abs(pred - labels) % size
+    return np.minimum(e, size - e) < tolerance, pred
+
+
+def kind_accuracy(images, labels, data_cfg, tolerance=1.0):
+    """accuracy() for any kind of make_data.py (its keys plus ok, (n, 2) per sample and axis; and the predictions):
+    Alg. 1 for bumps; the wrapped
+    error for periodic bumps; the stripe profiles for sos and stripes (a 0D or 1D image is right when the absent
+    stripes are absent, sos_hits); mixed: Alg. 1 on a 2D label's bump (frame coordinates), the profiles on a stripe."""
+    kind, size, m = data_cfg.get('kind', 'bump'), data_cfg['size'], data_cfg.get('margin', 0)
+    labels = np.asarray(labels, np.float64)
+    if kind == 'bump':
+        res, pred = accuracy(images, labels, tolerance)
+        return dict(res, ok=np.abs(pred - labels) < tolerance), pred
+    if kind == 'periodic':
+        ok, pred = periodic_hits(images, labels, tolerance)
+        counts, fills = zip(*(predict_periodic(im)[1:] for im in images))
+    else:
+        ok, pred, sev = sos_hits(images, labels, size, m, tolerance)
+        found = ~np.isnan(pred)
+        counts = np.where(sev.any(1), 2, found.any(1).astype(int))  # 0: nothing found, 2: several stripes on an axis
+        fills = np.zeros(len(images), bool)
+        if kind == 'mixed':  # a 2D label is a bump: Alg. 1 in frame coordinates
+            two = ((labels >= m + 1) & (labels <= m + size)).all(1)
+            if two.any():
+                res, p2 = accuracy(images[two], labels[two] - m, tolerance)
+                ok[two] = np.abs(p2 - (labels[two] - m)) < tolerance
+                pred[two] = p2 + m
+                c2 = np.array([predict_label(im)[1:] for im in images[two]], dtype=object)
+                counts = counts.copy()
+                counts[two] = [int(c) for c in c2[:, 0]]
+                fills[two] = [bool(f) for f in c2[:, 1]]
+    counts, fills = np.array(counts), np.array(fills, bool)
+    return dict(acc=ok.all(1).mean(), acc_x=ok[:, 0].mean(), acc_y=ok[:, 1].mean(), n_none=(counts == 0).sum(),
+                n_one=(counts == 1).sum(), n_many=(counts > 1).sum(), n_fill=int(fills.sum()),
+                single=(counts == 1) & ~fills, ok=ok), pred

@@ -28,6 +28,7 @@ BASE = dict(
     sigma_incs=(),      # ... at these increments
     imbal=(),           # Fig. 5: (dx, dy) pairs at sigma = 1
     holes=(),           # Fig. 9: (lo, hi) holes of the data at d = hole_d, sigma = 1
+    variants={},        # the follow-up's datasets: {name: make_data.py settings (kind, dx, sigma, band_lo, ...)}, one run each
     hole_d=1.0,
     seeds=(0,),         # every run above once per seed
     fig3_d=1.0,         # Fig. 3 and claim C1 use the d = fig3_d, sigma = 1 run ...
@@ -119,24 +120,27 @@ def parse_seeds(text):
 
 
 def runs(p):
-    """[(dx, dy, sigma, hole or None, seed)] of a preset, each once (sigma = 1 runs are shared between figures)."""
+    """[(dx, dy, sigma, hole or None, seed, variant)] of a preset, each once (sigma = 1 runs are shared between
+    figures); variant: '' for the seed paper's datasets, else a key of the preset's variants."""
     out = []
     for s in p['seeds']:
-        out += [(d, d, 1.0, None, s) for d in p['incs']]
-        out += [(d, d, sg, None, s) for d in p['sigma_incs'] for sg in p['sigmas']]
-        out += [(dx, dy, 1.0, None, s) for dx, dy in p['imbal']]
-        out += [(p['hole_d'], p['hole_d'], 1.0, h, s) for h in p['holes']]
+        out += [(d, d, 1.0, None, s, '') for d in p['incs']]
+        out += [(d, d, sg, None, s, '') for d in p['sigma_incs'] for sg in p['sigmas']]
+        out += [(dx, dy, 1.0, None, s, '') for dx, dy in p['imbal']]
+        out += [(p['hole_d'], p['hole_d'], 1.0, h, s, '') for h in p['holes']]
+        out += [(v.get('dx', 1.0), v.get('dx', 1.0), v.get('sigma', 1.0), None, s, k) for k, v in p['variants'].items()]
     return list(dict.fromkeys(out))
 
 
-def run_name(dx, dy, sigma, hole, seed):
-    return f"dx{dx}_dy{dy}_sigma{sigma}" + (f"_hole{hole[0]}-{hole[1]}" if hole else '') + f"_seed{seed}"
+def run_name(dx, dy, sigma, hole, seed, variant=''):
+    return (f"{variant}_" if variant else '') + f"dx{dx}_dy{dy}_sigma{sigma}" + (f"_hole{hole[0]}-{hole[1]}" if hole else '') + f"_seed{seed}"
 
 
-def stage_settings(p, dx=None, dy=None, sigma=1.0, hole=None):
+def stage_settings(p, dx=None, dy=None, sigma=1.0, hole=None, variant=''):
     """{stage: {setting: value}} of one run (the overrides only; the scripts' defaults fill in the rest)."""
-    train = dict(p['train'], **(p['fig3_train'] if dx == dy == p['fig3_d'] and sigma == 1.0 and hole is None else {}))
-    data = dict(size=p['size'], dx=dx, dy=dy, sigma=sigma, **(dict(hole_lo=hole[0], hole_hi=hole[1]) if hole else {}))
+    train = dict(p['train'], **(p['fig3_train'] if dx == dy == p['fig3_d'] and sigma == 1.0 and hole is None and not variant else {}))
+    data = dict(size=p['size'], dx=dx, dy=dy, sigma=sigma, **(dict(hole_lo=hole[0], hole_hi=hole[1]) if hole else {}),
+                **{k: v for k, v in p['variants'].get(variant, {}).items() if k not in ('dx', 'sigma')})
     return dict(make_data=data, train=train, sample=dict(p['sample']), analyze=dict(p['analyze']),
                 probe=None if p['probe'] is None else dict(p['probe']))
 
@@ -166,11 +170,12 @@ def result_values(stage, overrides):
     return {k: v for k, v in {**defaults(stage), **overrides}.items() if k not in drop}
 
 
-def signature(p, dx, dy, sigma, hole, seed):
+def signature(p, dx, dy, sigma, hole, seed, variant=''):
     """What a finished run's DONE file holds: every setting that defines its results, one line."""
-    st = stage_settings(p, dx, dy, sigma, hole)
+    st = stage_settings(p, dx, dy, sigma, hole, variant)
     h = f"{hole[0]},{hole[1]}" if hole else '-'
-    return (f"size={p['size']} dx={dx} dy={dy} sigma={sigma} hole={h} seed={seed} " +
+    v = ' data=' + ','.join(f"{k}:{x}" for k, x in sorted(p['variants'][variant].items())) if variant else ''
+    return (f"size={p['size']} dx={dx} dy={dy} sigma={sigma} hole={h} seed={seed}{v} " +
             ' '.join(f"{s}: {' '.join(shlex.quote(f) for f in flags(result_values(s, st[s])))}"
                      for s in ('train', 'sample', 'analyze', 'probe') if st[s] is not None))
 
@@ -235,13 +240,17 @@ def reusable(run_dir, sig):
 
 
 def parse_run(args):
-    """PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt) -> (preset, dir, dx, dy, sigma, hole, seed)."""
-    if len(args) != 7:
-        raise SettingError(f"bad job {' '.join(args)!r}: allowed is PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt)")
-    name, d, dx, dy, sigma, hole, seed = args
+    """PRESET DIR DX DY SIGMA HOLE SEED [VARIANT] (a line of jobs.txt) -> (preset, dir, dx, dy, sigma, hole, seed, variant)."""
+    if len(args) not in (7, 8):
+        raise SettingError(f"bad job {' '.join(args)!r}: allowed is PRESET DIR DX DY SIGMA HOLE SEED [VARIANT] (a line of jobs.txt)")
+    name, d, dx, dy, sigma, hole, seed = args[:7]
+    variant = args[7] if len(args) == 8 and args[7] != '-' else ''
+    p = get(name)
+    if variant and variant not in p['variants']:
+        raise SettingError(f"bad job {' '.join(args)!r}: VARIANT {variant!r} is not one of preset {name}'s: {', '.join(p['variants']) or 'none'}")
     try:
         h = None if hole == '-' else tuple(int(v) for v in hole.split(','))
-        return get(name), d, float(dx), float(dy), float(sigma), h, int(seed)
+        return p, d, float(dx), float(dy), float(sigma), h, int(seed), variant
     except ValueError:
         raise SettingError(f"bad job {' '.join(args)!r}: DX DY SIGMA are numbers, HOLE is 'lo,hi' or -, SEED an integer")
 
@@ -278,7 +287,7 @@ def pack(p, out, k, threads):
         d, sig = os.path.join(out, run_name(*r)), signature(p, *r)
         if os.path.islink(d) or is_done(d, sig) or reusable(d, sig):
             continue
-        train = stage_settings(p, *r[:4])['train']
+        train = stage_settings(p, *r[:4], r[5])['train']
         last = max(checkpoints(d), default=0) if os.path.isdir(d) else 0
         if last < train.get('steps', defaults('train')['steps']):
             groups.setdefault((tuple(flags(train)), last), []).append((d, r))
@@ -288,7 +297,7 @@ def pack(p, out, k, threads):
             dirs = [d for d, _ in chunk]
             for d, r in chunk:
                 os.makedirs(d, exist_ok=True)
-                log(d, 'make_data', [os.path.join(HERE, 'make_data.py'), f'--out_dir={d}', *flags(stage_settings(p, *r[:4])['make_data'])])
+                log(d, 'make_data', [os.path.join(HERE, 'make_data.py'), f'--out_dir={d}', *flags(stage_settings(p, *r[:4], r[5])['make_data'])])
             print(f"packed training of {len(dirs)} runs from step {last}: {', '.join(os.path.basename(d) for d in dirs)}", flush=True)
             cmd = [os.path.join(HERE, 'train_pack.py'), f"--out_dirs={','.join(dirs)}", f"--seeds={','.join(str(r[4]) for _, r in chunk)}",
                    *train, f'--threads={threads}']
@@ -336,12 +345,12 @@ def main(argv):
     elif cmd == 'jobs':
         p, out = get(argv[1]), argv[2]
         lines = [f"{p['name']} {out}/{run_name(*r)} {r[0]} {r[1]} {r[2]} {f'{r[3][0]},{r[3][1]}' if r[3] else '-'} {r[4]}"
-                 for r in runs(p)]
+                 + (f" {r[5]}" if r[5] else '') for r in runs(p)]
         write(os.path.join(out, 'jobs.txt'), '\n'.join(lines) + '\n')
         print(len(lines))
     elif cmd == 'run':  # one run: its stage flags as bash arrays, its signature, whether it is already done
-        p, d, dx, dy, sigma, hole, seed = parse_run(argv[1:])
-        st, sig = stage_settings(p, dx, dy, sigma, hole), signature(p, dx, dy, sigma, hole, seed)
+        p, d, dx, dy, sigma, hole, seed, variant = parse_run(argv[1:])
+        st, sig = stage_settings(p, dx, dy, sigma, hole, variant), signature(p, dx, dy, sigma, hole, seed, variant)
         for stage in ('make_data', 'train', 'sample', 'analyze', 'probe'):
             print(bash_array(stage.upper(), flags(st[stage] or {})))
         done = is_done(d, sig)

@@ -10,7 +10,8 @@ For each ckpt_{step}.pt writes samples_{step}.npz: images (n,size,size) uint8 (0
 labels (n,2) float32, layer4 (n, C*H*W) float16, layer4_blank (the same labels on a blank canvas: the conditioning
 alone, model.blank_layer4), config (JSON: this stage's, the checkpoint's, the data's).
 The labels are the same for every checkpoint of a run (drawn once with `seed` from the training centres).
-For a dataset with a hole it also writes ood_{step}.npz for n labels drawn from the centres inside the hole.
+For a dataset with a hole it also writes ood_{step}.npz for n labels drawn from the centres inside the hole, and for
+the follow-up's held-out regions (bumps.regions) region_{name}_{step}.npz.
 A checkpoint whose samples already exist with the same settings is skipped.
 
 The intervention (hybrid sampling, study.py scores it): which noise band does late training fix? The early
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 
 from artifacts import checkpoints, load_npz, load_pt, need_run_dir, progress, result_settings, same_data, save_npz
-from bumps import draw_labels
+from bumps import draw_labels, regions
 from configurator import configure, check, fail
 from model import Diffusion, blank_layer4, from_checkpoint, generate, pick_device, set_tf32
 
@@ -113,6 +114,9 @@ if __name__ == '__main__':
                   f"({len(np.unique(labels, axis=0))} distinct); the manifold measures drop the repeats")
 
     outs = [('samples', id_labels)] + ([('ood', ood_labels)] if ood_labels is not None else [])
+    rng = np.random.default_rng(seed + 1)  # the follow-up's named regions (bumps.regions): n labels from each
+    for name, pool in regions(data['config'], data['labels']).items():
+        outs.append((f'region_{name}', pool[rng.choice(len(pool), n_samples, replace=not (unique_labels and len(pool) >= n_samples))]))
     todo = []
     for step in wanted:
         paths = {name: os.path.join(out_dir, f'{name}_{step:07d}.npz' if early_step < 0 else

@@ -12,7 +12,7 @@ import subprocess
 
 import numpy as np
 
-from artifacts import load_npz
+from artifacts import DATA_DEFAULTS, load_npz
 
 RUN_SETTINGS = ('width', 'attn_res', 'pe_dim', 'batch_size', 'lr', 'warmup', 'lr_decay', 'ema', 'steps')  # kept in metrics.csv
 CEILINGS = ('oracle_q', 'oracle_a')  # per checkpoint, not per t: the locator on clean renders of q and of p
@@ -53,11 +53,18 @@ def load_runs(sweep_dir):
         cfg = m.pop('config')['sample']
         data, train = cfg['data'], cfg['train']
         hole = None if data.get('hole_lo') is None else (data['hole_lo'], data['hole_hi'])
-        split = {s: {k: v[m['split'] == s] for k, v in m.items()} for s in ('id', 'ood') if (m['split'] == s).any()}
+        splits = sorted(set(m['split'].tolist()), key=lambda s: (s != 'id', s != 'ood', s))  # id, ood, then regions
+        split = {s: {k: v[m['split'] == s] for k, v in m.items()} for s in splits}
         runs.append(dict(name=os.path.basename(os.path.dirname(path)), dx=data['dx'], dy=data['dy'], sigma=data['sigma'],
                          hole=hole, seed=train['seed'], size=data['size'], steps=train['steps'],
-                         train={k: v for k, v in train.items() if k in RUN_SETTINGS}, **split))
+                         train={k: v for k, v in train.items() if k in RUN_SETTINGS}, data=followup_data(data),
+                         splits=splits, **split))
     return runs
+
+
+def followup_data(data):
+    """The follow-up's data settings of a run that differ from their defaults ({} for the seed paper's runs)."""
+    return {k: data[k] for k, v in DATA_DEFAULTS.items() if k in data and data[k] != v}
 
 
 SCALARS = ('acc', 'acc_x', 'acc_y', 'oracle_acc', 'oracle_acc_x', 'oracle_acc_y', 'n_none', 'n_one', 'n_many', 'n_fill',
@@ -66,7 +73,7 @@ SCALARS = ('acc', 'acc_x', 'acc_y', 'oracle_acc', 'oracle_acc_x', 'oracle_acc_y'
            'probe_ood_mae', 'probe_blank_mae', 'centre_mae', 'pacc', 'pacc_x', 'pacc_y', 'oracle_pacc')
 BITS = ('ok_x', 'ok_y', 'oracle_ok_x', 'oracle_ok_y', 'single', 'core', 'pok_x', 'pok_y')  # per-sample booleans, hex of np.packbits
 # in the CSV; a run scored before analyze.py had a column (the position-only pacc, pok_x/_y) gets nan, or all False for bits
-SETTINGS = ('name', 'dx', 'dy', 'sigma', 'hole', 'seed', 'size', 'steps', 'train')
+SETTINGS = ('name', 'dx', 'dy', 'sigma', 'hole', 'seed', 'size', 'steps', 'train', 'data')  # data: the follow-up's kind etc.
 
 
 def write_metrics_csv(path, runs):
@@ -74,10 +81,10 @@ def write_metrics_csv(path, runs):
     metric and the per-sample correctness (what the claims need once the run folders are gone)."""
     rows = []
     for r in runs:
-        for split in ('id', 'ood'):
+        for split in r.get('splits', ('id', 'ood')):
             m = r.get(split)
             for i in range(len(m['step']) if m is not None else 0):
-                row = {k: (json.dumps(r[k], sort_keys=True) if k in ('hole', 'train') else r[k]) for k in SETTINGS}
+                row = {k: (json.dumps(r.get(k, {}), sort_keys=True) if k in ('hole', 'train', 'data') else r[k]) for k in SETTINGS}
                 row.update(split=split, step=int(m['step'][i]), n_samples=len(m['ok_x'][i]))
                 row.update({k: float(m[k][i]) if k in m else np.nan for k in SCALARS})
                 row.update({k: np.packbits(m[k][i]).tobytes().hex() if k in m else '' for k in BITS})
@@ -94,7 +101,10 @@ def read_metrics_csv(path):
         for row in csv.DictReader(f):
             r = runs.setdefault(row['name'], dict(name=row['name'], dx=float(row['dx']), dy=float(row['dy']),
                                                   sigma=float(row['sigma']), hole=json.loads(row['hole']), seed=int(row['seed']),
-                                                  size=int(row['size']), steps=int(row['steps']), train=json.loads(row['train'])))
+                                                  size=int(row['size']), steps=int(row['steps']), train=json.loads(row['train']),
+                                                  data=json.loads(row.get('data') or '{}'), splits=[]))
+            if row['split'] not in r['splits']:
+                r['splits'].append(row['split'])
             m = r.setdefault(row['split'], {k: [] for k in ('step',) + SCALARS + BITS})
             m['step'].append(int(row['step']))
             for k in SCALARS:
@@ -104,9 +114,8 @@ def read_metrics_csv(path):
                             if row.get(k) else np.zeros(int(row['n_samples']), bool))
     for r in runs.values():
         r['hole'] = tuple(r['hole']) if r['hole'] else None
-        for split in ('id', 'ood'):
-            if split in r:
-                r[split] = {k: np.array(v) for k, v in r[split].items()}
+        for split in r['splits']:
+            r[split] = {k: np.array(v) for k, v in r[split].items()}
     return list(runs.values())
 
 
