@@ -105,7 +105,8 @@ def probe(model, diffusion, x0, p, q, r, ts, noise, c):
         out['dec_q_l4'].append(dec(l4, q))
         out['dec_p_l4'].append(dec(l4, p))
         # each part scaled to unit total variance, so the joint PCA does not favour the part with the larger values
-        both = np.concatenate([xb / (xb.std() + 1e-12), l4 / (l4.std() + 1e-12)], 1) if decode else None
+        # (a part whose spread is below 1e-3, a constant x0_hat up to float rounding, is not blown up to unit variance)
+        both = np.concatenate([xb / max(xb.std(), 1e-3), l4 / max(l4.std(), 1e-3)], 1) if decode else None
         out['dec_q_l4_gain'].append(dec(both, q) - out['dec_q_x0'][-1])
         out['dec_r_l4'].append(dec(l4, r))
         out['x0_examples'].append(x0_hat['b'][:c['n_examples']].astype(np.float16))

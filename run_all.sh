@@ -99,8 +99,8 @@ draw() {  # the tables and claims (report.py), then every figure (plot_figures.p
   local flags=(--sweep_dir="$OUT" --results="$ROOT/results/$RESULTS" --fig3_d="$FIG3_D" --sigma_incs="$SIGMA_INCS"
                --study="$([ "$STUDY" = 1 ] && echo True || echo False)" --elicit="$([ "$ELICIT" = 1 ] && echo True || echo False)")
   # the scripts echo each override; here the preset set them, so those lines are dropped
-  "$PY" report.py "${flags[@]}" | sed '/^override /d'
   "$PY" plot_figures.py "${flags[@]}" --fig_dir="$ROOT/figures/$PRESET" | sed '/^override /d'
+  "$PY" report.py "${flags[@]}" | sed '/^override /d'  # last: its verdicts end the output
   if [ "$PRESET" = wide ]; then  # width 16 beside width 8 (and the GPU's width 64): figures/study/widths.png
     "$PY" plot_figures.py --fig_dir="$ROOT/figures/study" --widths="$(ls -d "$ROOT"/results/{study-explore,study,wide,gpu-science} 2> /dev/null | paste -sd,)" | sed '/^override /d'
   fi

@@ -392,8 +392,10 @@ def test_ctrl_c_stops_every_run_of_a_sweep(tmp_path):
     import signal
     import time
     env = {**os.environ, 'ROOT': str(tmp_path), 'PYTHON': sys.executable, 'HEARTBEAT': '1'}
+    # a terminal's foreground job: SIGINT at its default (a shell or test runner that started us may ignore it, and bash
+    # cannot trap a signal ignored on entry)
     p = subprocess.Popen(['bash', 'run_all.sh', 'tiny'], cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
+                         text=True, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.time()
     while not list(tmp_path.glob('out/tiny/*/log.txt')) and time.time() - t0 < 60:
         time.sleep(0.1)
@@ -434,7 +436,7 @@ def test_missing_folders_and_help(tmp_path):
     figs = tmp_path / 'figs'
     for script in ('report.py', 'plot_figures.py', 'elicit.py', 'probe.py', 'sample.py', 'analyze.py'):
         key = 'out_dir' if script in ('elicit.py', 'probe.py', 'sample.py', 'analyze.py') else 'sweep_dir'
-        p = run(script, f'--{key}={tmp_path}/nope', *([f'--fig_dir={figs}'] if key == 'sweep_dir' else []), ok=False)
+        p = run(script, f'--{key}={tmp_path}/nope', *([f'--fig_dir={figs}'] if script == 'plot_figures.py' else []), ok=False)
         err = p.stderr.strip().splitlines()
         assert p.returncode == 2 and len(err) == 1 and 'nope' in err[0] and 'Traceback' not in p.stderr, (script, p.stderr)
     assert os.listdir(tmp_path) == []
