@@ -133,6 +133,10 @@ def dataset_labels(cfg):
             drop |= in_lesion(labels, cfg['lesion_w'], size)
         if cfg.get('corner', 0):
             drop |= in_corner(labels, cfg['corner'], size)
+        if cfg.get('subsample', 1.0) < 1:  # a random fraction of the centres kept (E5-train's bump-only arm)
+            rng = np.random.default_rng(cfg.get('subsample_seed', 0))
+            kept = rng.choice(n_full, int(round(cfg['subsample'] * n_full)), replace=False)
+            drop |= ~np.isin(np.arange(n_full), kept)
         return labels[~drop], f"{len(grid(cfg['dx'], size))} x {len(grid(cfg['dy'], size))} grid, {drop.mean():.2%} held out"
     lat = latent_grid(d, size, m)
     dims = n_dims(lat, size, m)
@@ -159,7 +163,8 @@ def dataset_labels(cfg):
 def regions(cfg, train_labels):
     """The follow-up's named evaluation pools {name: labels} beyond the training centres (bump holes keep their 'ood'
     set, draw_labels): sos with a band -> vertical, horizontal, intersection; stripes -> 2d (every 2D SOS not in
-    training); mixed -> 2d_train, 2d_heldout (2D bumps kept and not kept); a lesion -> lesion; a corner -> exterior."""
+    training); mixed -> 2d_train, 2d_heldout (2D bumps kept and not kept); periodic -> grid (the 16 x 16 subgrid);
+    a subsampled bump set -> heldout; a lesion -> lesion; a corner -> exterior."""
     size, kind, m = cfg['size'], cfg.get('kind', 'bump'), cfg.get('margin', 0)
     out = {}
     if kind in ('sos', 'stripes', 'mixed'):
@@ -175,6 +180,12 @@ def regions(cfg, train_labels):
         elif kind == 'mixed':
             out.update({'2d_train': two[~fresh], '2d_heldout': two[fresh]})
     full = grid_labels(cfg['dx'], cfg['dy'], size)
+    if kind == 'periodic':  # the 16 x 16 subgrid (every second centre): a full grid for the chord tests
+        sub = grid(cfg['dx'], size)[1::2]
+        out['grid'] = np.stack(np.meshgrid(sub, sub, indexing='xy'), -1).reshape(-1, 2)
+    if kind == 'bump' and cfg.get('subsample', 1.0) < 1:
+        seen = {tuple(l) for l in np.round(np.asarray(train_labels, np.float64), 6)}
+        out['heldout'] = full[np.array([tuple(l) not in seen for l in np.round(full, 6)])]
     if cfg.get('lesion_w', 0):
         out['lesion'] = full[in_lesion(full, cfg['lesion_w'], size)]
     if cfg.get('corner', 0):

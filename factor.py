@@ -102,3 +102,34 @@ def long_bars(dgm, ratio=2.0, top=6):
     gaps = [life[k - 1] / max(life[k], 1e-12) for k in range(1, min(top, len(life) - 1) + 1)]
     k = int(np.argmax(gaps)) + 1
     return k if gaps[k - 1] >= ratio else 0
+
+
+def on_grid(labels, feats):
+    """Rows of feats (n, D) arranged on their labels' full grid: (nx, ny, D), x the first axis; None when the labels
+    do not fill a grid exactly once."""
+    xs, ys = np.unique(labels[:, 0]), np.unique(labels[:, 1])
+    if len(labels) != len(xs) * len(ys) or len(np.unique(labels, axis=0)) != len(labels):
+        return None
+    R = np.zeros((len(xs), len(ys), feats.shape[1]))
+    R[np.searchsorted(xs, labels[:, 0]), np.searchsorted(ys, labels[:, 1])] = feats
+    return R
+
+
+def measures(R, seed=0, n_perm=200):
+    """Every E1 measure of a grid representation (nx, ny, D): chord means, participation ratio, PCs to 95%, top-4
+    variance, long H1 and H2 bars; and the per-chord values and the diagrams for the figures."""
+    chords = chord_tests(R, seed=seed)
+    X = R.reshape(-1, R.shape[-1])
+    pr, pcs, top4 = effective_dim(X)
+    dgms, long_ = persistence(X, n_perm=n_perm, seed=seed)
+    row = {k: v[0] for k, v in chords.items()}
+    row.update(pr=pr, pcs95=pcs, top4=top4, h1=long_[1], h2=long_[2])
+    return row, {k: v[1] for k, v in chords.items()}, dgms
+
+
+def references(n=16):
+    """The ideal tori on an n x n angle grid, as grid representations: {'3D torus', 'Clifford torus'}."""
+    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    T, P = np.meshgrid(a, a, indexing='ij')
+    return {'3D torus': torus_3d(T.ravel(), P.ravel()).reshape(n, n, -1),
+            'Clifford torus': clifford_torus(T.ravel(), P.ravel()).reshape(n, n, -1)}

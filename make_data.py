@@ -36,8 +36,8 @@ band_lo = None       # sos: hold out every centre with mu_x or mu_y (frame px) i
 band_hi = None       # upper edge of that band, frame px
 lesion_w = 0.0       # bump: hold out a vertical strip of this width at the centre, |mu_x - 16.5| < lesion_w / 2 (0: none)
 corner = 0.0         # bump: hold out the exterior square [size - corner, size]^2 (0: none)
-subsample = 1.0      # mixed: the fraction of 2D bumps kept (the 1D stripes all stay)
-subsample_seed = 0   # mixed: which 2D bumps are kept
+subsample = 1.0      # mixed, bump: the fraction of 2D bumps kept (mixed: the 1D stripes all stay)
+subsample_seed = 0   # mixed, bump: which 2D bumps are kept
 # -----------------------------------------------------------------------------
 # no `seed`: the grid is deterministic, so a seed here would be accepted and ignored
 
@@ -66,8 +66,8 @@ def validate(cfg):
           f"0, or with kind='bump' a width in (0, {cfg['size']}) px")
     check(0 <= cfg['corner'] < cfg['size'] and (cfg['corner'] == 0 or cfg['kind'] == 'bump'), 'corner', cfg['corner'],
           f"0, or with kind='bump' a side in (0, {cfg['size']}) px")
-    check(0 < cfg['subsample'] <= 1 and (cfg['subsample'] == 1 or cfg['kind'] == 'mixed'), 'subsample', cfg['subsample'],
-          "1, or with kind='mixed' a fraction in (0, 1]")
+    check(0 < cfg['subsample'] <= 1 and (cfg['subsample'] == 1 or cfg['kind'] in ('mixed', 'bump')), 'subsample', cfg['subsample'],
+          "1, or with kind='mixed' or 'bump' a fraction in (0, 1]")
     check(cfg['kind'] == 'bump' or (cfg['hole_lo'] is None and cfg['dx'] == cfg['dy']), 'kind', cfg['kind'],
           "'bump' with a hole or imbalanced increments (the follow-up's kinds use one increment, dx = dy)")
 

@@ -38,6 +38,7 @@ sigma_incs = '0.1,0.5,1.0'     # increments that get a row in Fig. 8
 dpi = 110                      # PNG resolution
 study = False                  # also the where-before-how figures (where_<run>.png, onsets.png; needs the probes)
 elicit = False                 # also v3's ladder.png (needs report.py --elicit=True's ladder.csv)
+followup = False               # also the follow-up's figures (needs report.py --followup=True's tables)
 widths = ''                    # instead: comma-separated results folders whose d = 1 runs go into {fig_dir}/widths.png
 # a look at one run's samples instead of a sweep's figures
 run = ''                       # a run folder: draw its samples at `step` with Alg. 1's verdict per sample, and stop
@@ -516,6 +517,89 @@ def fig_ladder(runs, fig_dir, dpi):
     save(fig, fig_dir, 'ladder', dpi)
 
 
+# --- the follow-up (arXiv 2408.13256) ------------------------------------------------------------------------------
+def fig_regions(runs, fig_dir, dpi):
+    """Per follow-up run, accuracy per axis and joint on each of its evaluation sets (in-distribution and held-out
+    regions) at the last checkpoint, against the detector's oracle (grey ticks)."""
+    runs = [r for r in runs if r.get('data')]
+    if not runs:
+        return
+    fig, axes = plt.subplots(1, len(runs), figsize=(2.6 * len(runs), 2.8), squeeze=False, constrained_layout=True)
+    for ax, r in zip(axes[0], sorted(runs, key=lambda r: r['name'])):
+        splits = r.get('splits', ['id'])
+        for j, sp in enumerate(splits):
+            m = r[sp]
+            for k, (key, c) in enumerate((('acc_x', 'C0'), ('acc_y', 'C1'), ('acc', 'k'))):
+                ax.bar(j + (k - 1) * 0.27, m[key][-1], width=0.25, color=c, label=key.replace('acc_', '') if j == 0 else None)
+            ax.plot([j - 0.4, j + 0.4], [m['oracle_acc'][-1]] * 2, color='0.6', lw=1)
+        ax.set_xticks(range(len(splits)), splits, rotation=30, fontsize=6)
+        ax.set_ylim(0, 1.05), ax.set_title(f"{r['name'].split('_dx')[0]} (seed {r['seed']}, step {r['id']['step'][-1]})", fontsize=7)
+    axes[0][0].set_ylabel('accuracy (Eq. 1 per axis; joint)'), axes[0][0].legend(fontsize=6)
+    fig.suptitle('The follow-up at CPU scale: accuracy on each evaluation set (grey: the detector on clean renders)', fontsize=8)
+    save(fig, fig_dir, 'fig_regions', dpi)
+
+
+def fig_factor(results, fig_dir, dpi):
+    """E1: the chord statistics of each periodic run's layer 4 (last checkpoint) against the ideal 3D and Clifford
+    tori (histograms, as the follow-up's Fig. 3); its persistence diagram beside the Clifford torus's (Fig. 2b); and
+    its effective dimension over training (Fig. 2c-d)."""
+    fac, ch, bars = (tables.read_rows(os.path.join(results, f)) for f in ('factor.csv', 'chords.csv', 'persistence.csv'))
+    runs = sorted({r['run'] for r in fac if r['rep'] == 'layer4 (demeaned)'})
+    if not runs:
+        return
+    last = {n: max(int(r['step']) for r in fac if r['run'] == n and r['rep'] == 'layer4 (demeaned)') for n in runs}
+    stats = ('orth_xy', 'orth_xx', 'orth_yy', 'par_xx', 'par_yy')
+    edges = np.linspace(-1, 1, 41)
+    fig = plt.figure(figsize=(13, 5.6), constrained_layout=True)
+    gs = fig.add_gridspec(2, 5)
+    for i, st in enumerate(stats):
+        ax = fig.add_subplot(gs[0, i])
+        for name, step, rep, c in ([('3D torus', 0, 'ideal', 'C0'), ('Clifford torus', 0, 'ideal', 'C1')] +
+                                   [(n, last[n], 'layer4 (demeaned)', 'C2') for n in runs]):
+            row = next((h for h in ch if h['run'] == name and int(h['step']) == step and h['rep'] == rep and h['stat'] == st), None)
+            if row:
+                counts = np.array([int(row[f'b{k}']) for k in range(len(edges) - 1)])
+                ax.stairs(counts / counts.sum(), edges, color=c, label=name if i == 0 else None)
+        ax.set_title(st.replace('_', ' ').replace('orth', 'orthogonality |cos|,').replace('par', 'parallelism cos,'), fontsize=7)
+    fig.axes[0].legend(fontsize=6)
+    for j, (name, step, rep) in enumerate([('Clifford torus', 0, 'ideal'), (runs[0], last[runs[0]], 'layer4 (demeaned)')]):
+        ax = fig.add_subplot(gs[1, j])
+        for dim, c in ((1, 'C1'), (2, 'C3')):
+            pts = [(float(b['birth']), float(b['death'])) for b in bars if b['run'] == name and int(b['step']) == step and
+                   b['rep'] == rep and int(b['dim']) == dim and b['death'] != 'inf']
+            if pts:
+                ax.scatter(*zip(*pts), s=6, color=c, label=f'H{dim}')
+        lim = ax.get_xlim()[1] if ax.has_data() else 1
+        ax.plot([0, lim], [0, lim], color='0.6', lw=0.6), ax.set_xlabel('birth'), ax.set_ylabel('death')
+        ax.set_title(f"persistence: {name}", fontsize=7), ax.legend(fontsize=6)
+    ax = fig.add_subplot(gs[1, 2:])
+    for n in runs:
+        rs = sorted((r for r in fac if r['run'] == n and r['rep'] == 'layer4 (demeaned)'), key=lambda r: int(r['step']))
+        ax.plot([int(r['step']) for r in rs], [float(r['pr']) for r in rs], 'o-', label=f"{n}: participation ratio")
+        ax.plot([int(r['step']) for r in rs], [float(r['pcs95']) for r in rs], 's--', label=f"{n}: PCs to 95%")
+    ax.axhline(4, color='C1', lw=0.6, ls=':', label='Clifford torus: 4')
+    ax.set_xlabel('training step'), ax.set_ylabel('effective dimension'), ax.legend(fontsize=6)
+    fig.suptitle('E1, periodic bumps: layer 4 (channel means removed) on the 16 x 16 grid of centres, against the ideal tori', fontsize=8)
+    save(fig, fig_dir, 'fig_factor', dpi)
+
+
+def fig_percolation(results, fig_dir, dpi):
+    """E5: the largest cluster (fraction of kept sites) against the kept fraction lambda, per sigma, for both overlap
+    readings and thresholds (the follow-up's Fig. 6c, Fig. 13)."""
+    rows = tables.read_rows(os.path.join(results, 'percolation.csv'))
+    if not rows:
+        return
+    fig, axes = plt.subplots(1, 4, figsize=(13, 2.8), constrained_layout=True, sharey=True)
+    for ax, (ov, th) in zip(axes, [(o, t) for o in ('pixelated', 'continuum') for t in ('0.005', '0.05')]):
+        for k, sg in enumerate(sorted({r['sigma'] for r in rows}, key=float)):
+            pts = sorted((float(r['lam']), float(r['cluster_kept'])) for r in rows if r['overlap'] == ov and r['threshold'] == th and r['sigma'] == sg)
+            ax.plot(*zip(*pts), 'o-', ms=3, color=plt.cm.viridis(k / 4), label=f'sigma {sg}')
+        ax.set_title(f"{ov} overlap, threshold {th}", fontsize=7), ax.set_xlabel('kept fraction lambda')
+    axes[0].set_ylabel('largest cluster / kept sites'), axes[0].legend(fontsize=6)
+    fig.suptitle('E5: percolation of the bump lattice (d = 1, 10 draws; simulated, no training)', fontsize=8)
+    save(fig, fig_dir, 'fig_percolation', dpi)
+
+
 if __name__ == '__main__':
     config = configure(globals())
     check(type(dpi) is int and dpi > 0, 'dpi', dpi, 'a positive integer')
@@ -585,3 +669,7 @@ if __name__ == '__main__':
             fig_where(r, fig_dir, dpi)
     if elicit:
         fig_ladder(tables.v3_runs(runs, sweep_dir, results), fig_dir, dpi)
+    if followup:
+        fig_regions(runs, fig_dir, dpi)
+        fig_factor(results, fig_dir, dpi)
+        fig_percolation(results, fig_dir, dpi)

@@ -37,6 +37,7 @@ BASE = dict(
     probe=None,         # settings of probe.py (one-step probes of every checkpoint; None = no probe stage)
     study=False,        # draw the where-before-how study too (study.py: results/<results>/claims.md leads with prereg2)
     elicit=False,       # run the elicitation ladder after the probes (elicit.py; prereg3.py)
+    followup=False,     # report and draw the follow-up's measures (prereg_followup.py)
     gpu=0,              # GPUs per run (a SLURM task's gres)
     cpus=1,             # CPUs per run (a SLURM task's cpus-per-task)
     run_threads=1,      # torch threads per run on a CPU (0 = all cores: a one-run preset)
@@ -67,6 +68,12 @@ PRESETS = {
                        train=dict(width=8, attn_res='4', pe_dim=16, steps=30, ckpt_every=10, batch_size=16, log_every=5),
                        sample=dict(n_samples=40, sample_steps=5), analyze=dict(umap_seeds=1),
                        probe=dict(n_probe=40, probe_ts='0,300', dec_ts='300')),
+    # the follow-up's pipeline on toy runs (what the tests run): every kind of dataset, region and measure, nothing learned
+    'followup-tiny': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), expect='~1 min on 2 cores', followup=True,
+                          variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19), stripes_rim1=dict(kind='stripes', rim=1),
+                                        periodic=dict(kind='periodic'), mixed_10=dict(kind='mixed', subsample=0.1)),
+                          train=dict(width=8, attn_res='4', pe_dim=16, steps=20, ckpt_every=10, batch_size=16, log_every=5),
+                          sample=dict(n_samples=256, sample_steps=3), analyze=dict(umap_seeds=1)),
     # one CPU run (d = 1) through phases A -> B -> C: Fig. 3 and claim C1; every core serves it
     'quick': dict(expect='23-25 min on 2 cores', incs=(1.0,), train=dict(CPU_MODEL, steps=12000, ckpt_every=2000, ckpt_at='500,1000,3000,5000,7000'),
                   sample=DDIM_100, cpus=2, run_threads=0),
@@ -94,6 +101,18 @@ PRESETS = {
     # command (SEEDS=21,22 bash run_all.sh elicit)
     'elicit': dict(STUDY, expect='not yet measured (training ~25 min per run beside another)', incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(21,), sample=DDIM_100, analyze=dict(umap_seeds=1),
                    probe=dict(dec_ts='300'), study=False, elicit=True),
+    # the follow-up (arXiv 2408.13256; prereg_followup.py): E2's three SOS datasets and E1's periodic bumps at CPU scale,
+    # one command per seed (seeds 0-2 registered); `followup-more`: E3's lesion and exterior square, E5-train's pair
+    'followup': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), results='followup', expect='~18 min per run, two at a time (estimated)',
+                     variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19), stripes_rim1=dict(kind='stripes', rim=1),
+                                   stripes_rim0=dict(kind='stripes', rim=0), periodic=dict(kind='periodic')),
+                     train=dict(CPU_MODEL, steps=8000, ckpt_every=4000), sample=dict(DDIM_100, n_samples=256),
+                     analyze=dict(umap_seeds=1), followup=True),
+    'followup-more': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), results='followup', expect='~15 min per run, two at a time (estimated)',
+                          variants=dict(lesion=dict(kind='bump', lesion_w=3.5), exterior=dict(kind='bump', corner=8.0),
+                                        mixed_10=dict(kind='mixed', subsample=0.1), bump_10=dict(kind='bump', subsample=0.1)),
+                          train=dict(CPU_MODEL, steps=8000, ckpt_every=4000), sample=dict(DDIM_100, n_samples=256),
+                          analyze=dict(umap_seeds=1), followup=True),
     # the paper's model (train.py's defaults), schedule and sweep: 123 runs of 320,000 steps, for GPUs
     'paper': dict(expect='~84 min per run on one H200 (projected), ~170-200 h for the sweep', incs=tuple(round(0.1 * i, 1) for i in range(1, 11)), sigmas=tuple(round(0.1 * i, 1) for i in range(1, 11)),
                   sigma_incs=(0.1, 0.5, 1.0), imbal=((0.1, 1.0), (0.1, 0.5)), hole_d=0.1, holes=((13, 19), (11, 21)),
@@ -330,7 +349,7 @@ def write(path, text):
 def shell(p):
     """The preset's resources and figure settings as shell assignments (run_all.sh evals them)."""
     return (f"GPU={p['gpu']} CPUS={p['cpus']} RUN_THREADS={p['run_threads']} RESULTS={shlex.quote(p['results'])} STUDY={int(p['study'])} "
-            f"FIG3_D={p['fig3_d']} SIGMA_INCS={shlex.quote(','.join(map(str, p['sigma_incs'])))} ELICIT={int(p['elicit'])} "
+            f"FIG3_D={p['fig3_d']} SIGMA_INCS={shlex.quote(','.join(map(str, p['sigma_incs'])))} ELICIT={int(p['elicit'])} FOLLOWUP={int(p['followup'])} "
             f"EXPECT={shlex.quote(p['expect'] or 'not measured')}")
 
 

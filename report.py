@@ -5,6 +5,7 @@ Every claims table from a sweep (no figures: plot_figures.py draws them from the
     python report.py --sweep_dir=out/study --results=results/study --study=True  # v2 (prereg2.py) and the readings
                                                                                  # added after its interim (posthoc.py)
     python report.py --sweep_dir=out/elicit --results=results/elicit --elicit=True  # v3 (prereg3.py)
+    python report.py --sweep_dir=out/followup --results=results/followup --followup=True  # the follow-up paper
 
 Reads the runs' metrics.npz (and probes_*.npz, hybrid_*.npz, ladder_*.npz), keeps the runs whose folders are gone from
 the committed tables in `results` (their folders are gone), and writes there: metrics.csv (every run), probes.csv,
@@ -17,10 +18,13 @@ import os
 
 import numpy as np
 
+import factor
+import percolation
 import posthoc
 import prereg
 import prereg2
 import prereg3
+import prereg_followup as pf
 import tables
 from artifacts import load_npz
 from bumps import render
@@ -35,6 +39,8 @@ fig4_sigma = 1.0               # sigma of the Fig. 4 runs (C2, C3)
 sigma_incs = '0.1,0.5,1.0'     # increments whose sigma rows C5 compares (Fig. 8)
 study = False                  # also v2 (prereg2.py): the where-before-how study
 elicit = False                 # also v3 (prereg3.py): why the samples lag
+followup = False               # the follow-up's claims (prereg_followup.py): factor.csv, chords.csv, persistence.csv,
+                               # percolation.csv and claims.md (v1's rows then go to claims_v1.md)
 # -----------------------------------------------------------------------------
 PLAN_WIDTH = 8                 # the width v2 and v3 were registered for: presets.py's study runs
 
@@ -237,6 +243,135 @@ def v3(runs, sweep_dir, results):
     return rows + [('Account', '', '', account)]
 
 
+# --- the follow-up (arXiv 2408.13256): factorization and composition ------------------------------------------------
+def factor_rows(runs, sweep_dir, results):
+    """E1's measures on every periodic run's 16 x 16 grid at every sampled checkpoint: layer 4 demeaned (the verdict's
+    representation), the clean renders (pixel reference), and the ideal tori; rows of factor.csv, the chord
+    histograms (chords.csv) and the persistence bars (persistence.csv). Rows of runs whose folders are gone are kept."""
+    from metrics import demean_channels
+    from bumps import render
+    keep = lambda path, names: [row for row in tables.read_rows(path) if row['run'] not in names]
+    rows, hist, bars, names = [], [], [], set()
+    edges = np.linspace(-1, 1, 41)
+    def add(run, step, rep, R, seed=0):
+        row, vals, dgms = factor.measures(R, seed=seed)
+        rows.append(dict(run=run, step=step, rep=rep, **{k: round(float(v), 4) for k, v in row.items()}))
+        for k, v in vals.items():
+            hist.append(dict(run=run, step=step, rep=rep, stat=k, **{f"b{i}": int(c) for i, c in enumerate(np.histogram(v, edges)[0])}))
+        for dim, dg in enumerate(dgms):
+            bars.extend(dict(run=run, step=step, rep=rep, dim=dim, birth=round(float(b), 4), death=round(float(d), 4) if np.isfinite(d) else 'inf')
+                     for b, d in dg)
+    for name, R in factor.references().items():
+        add(name, 0, 'ideal', R)
+    for r in runs:
+        files = sorted(glob.glob(os.path.join(sweep_dir, r['name'], 'region_grid_*.npz')))
+        for path in files:
+            s = load_npz(path, 'sample.py', keys=('labels', 'layer4', 'step'))
+            size = s['config']['data']['size']
+            lab = s['labels'].astype(np.float64)
+            R = factor.on_grid(lab, demean_channels(s['layer4'], size))
+            if R is None:
+                continue
+            names.add(r['name'])
+            add(r['name'], int(s['step']), 'layer4 (demeaned)', R)
+            if path == files[-1]:
+                add(r['name'], int(s['step']), 'clean renders', factor.on_grid(lab, render(lab, 1.0, size, periodic=True).reshape(len(lab), -1).astype(np.float64)))
+    rows = keep(os.path.join(results, 'factor.csv'), names) + rows
+    if rows:
+        tables.write_rows(os.path.join(results, 'factor.csv'), rows)
+        tables.write_rows(os.path.join(results, 'chords.csv'), keep(os.path.join(results, 'chords.csv'), names) + hist)
+        tables.write_rows(os.path.join(results, 'persistence.csv'), keep(os.path.join(results, 'persistence.csv'), names) + bars)
+    return rows
+
+
+def percolation_rows(results):
+    """E5, simulated: the largest cluster over lambda for each sigma, threshold and overlap (pixelated, continuum)."""
+    rows = []
+    for cont in (False, True):
+        for th in (0.005, 0.05):
+            for sg in (0.1, 0.15, 0.2, 0.3, 0.5):
+                for lam in np.round(np.arange(0.1, 1.01, 0.1), 2):
+                    kept, whole = percolation.largest_cluster(sg, lam, th, draws=10, continuum=cont)
+                    rows.append(dict(overlap='continuum' if cont else 'pixelated', threshold=th, sigma=sg, lam=lam,
+                                     cluster_kept=round(kept, 4), cluster_all=round(whole, 4)))
+    tables.write_rows(os.path.join(results, 'percolation.csv'), rows)
+    return rows
+
+
+def followup_claims(runs, sweep_dir, results):
+    """The follow-up's claims table: each stated claim beside our statistic, seeds and verdict (prereg_followup.py)."""
+    by = {}
+    for r in runs:
+        v = r['name'].split('_dx')[0]
+        by.setdefault(v, {})[r['seed']] = r
+    seeds = lambda v: ','.join(str(s) for s in sorted(by.get(v, {}))) or 'none'
+    out = []
+    def rule(v, fn):
+        per = {s: fn(r) for s, r in by.get(v, {}).items()}
+        text = '; '.join(f"seed {s}: {t}" for s, (_, t) in sorted(per.items())) or 'not run'
+        return pf.combine({s: b for s, (b, _) in per.items()}), text
+    verdict, text = rule('sos_band', pf.interpolation_fails)
+    out.append(("E2: limited interpolation over unseen values (Fig. 4a-f)", text, seeds('sos_band'), verdict))
+    v1, t1 = rule('stripes_rim1', pf.composes)
+    out.append(("E2: compositional generalization from few compositional examples (Fig. 10d)", t1, seeds('stripes_rim1'), v1))
+    v0, t0 = rule('stripes_rim0', pf.composes)
+    need = pf.combine({s: (None if b is None else not b) for s, (b, _) in {s: pf.composes(r) for s, r in by.get('stripes_rim0', {}).items()}.items()})
+    out.append(("E2: compositional examples are needed (Fig. 10a)", f"without the rim: {t0}", seeds('stripes_rim0'),
+                need if v1.endswith('holds') else f"{need} (with the rim: {v1})"))
+    frows = factor_rows([r for r in runs if r['name'].startswith('periodic')], sweep_dir, results)
+    f = lambda row: {k: float(row[k]) for k in ('orth_xy', 'orth_xx', 'orth_yy', 'pr', 'h1', 'h2')}
+    mine = lambda n: sorted((row for row in frows if row['run'] == n and row['rep'] == 'layer4 (demeaned)'), key=lambda row: int(row['step']))
+    per, texts = {}, []
+    for s, r in sorted(by.get('periodic', {}).items()):
+        rows_ = mine(r['name'])
+        if not rows_:
+            continue
+        lastrow, floor = rows_[-1], next((row for row in rows_ if int(row['step']) == 0), None)
+        per[s] = pf.e1(r, f(lastrow), f(floor) if floor else None)
+        show = lambda row: (f"orth x-on-y {float(row['orth_xy']):.2f}, x-on-x {float(row['orth_xx']):.2f}, y-on-y {float(row['orth_yy']):.2f}, "
+                            f"participation ratio {float(row['pr']):.1f}, long bars H1 {row['h1']}, H2 {row['h2']}")
+        texts.append(f"seed {s}, step {lastrow['step']}: {show(lastrow)}" + (f"; untrained: {show(floor)}" if floor else ''))
+    ftxt = '; '.join(texts) or 'not run'
+    ref = "; ideal 3D torus 0.41 / 0.63 / 0.53, Clifford 0.00 / 0.63 / 0.63 (factor.csv)"
+    for k, what in enumerate(("E1: factorized (x-on-y orthogonal) representation of periodic bumps (Figs. 2-3)",
+                              "E1: hyper-factorized (values of one feature not aligned)", "E1: torus topology (Fig. 2b)")):
+        notes = {note[k] for _, note in per.values() if note[k]}
+        out.append((what, ftxt + (ref if k == 0 else ''), seeds('periodic'),
+                    pf.combine({s: got[k] for s, (got, _) in per.items()}) + ''.join(sorted(notes))))
+    for v, region, what in (('lesion', 'lesion', 'E3: OOD accuracy inside a lesion of width 3.5 (Fig. 11)'),
+                            ('exterior', 'exterior', 'E3: an exterior held-out square, side 8 (Fig. 12)')):
+        txt = '; '.join(f"seed {s}: acc/oracle ID {pf.last(r['id'], 'acc') / max(pf.last(r['id'], 'oracle_acc'), 1e-9):.2f}, held out "
+                        f"{pf.last(r.get(region), 'acc') / max(pf.last(r.get(region), 'oracle_acc'), 1e-9):.2f}"
+                        for s, r in sorted(by.get(v, {}).items())) or 'not run (followup-more)'
+        out.append((what, txt, seeds(v), 'descriptive'))
+    m10, b10 = by.get('mixed_10', {}), by.get('bump_10', {})
+    both = sorted(set(m10) & set(b10))
+    gains = {s: pf.last(m10[s].get('2d_heldout'), 'acc') - pf.last(b10[s].get('heldout'), 'acc') for s in both}
+    out.append(("E5-train / Fig. 5a-b: 1D stripes make 2D bumps cheaper to learn (10% of the 2D bumps)",
+                '; '.join(f"seed {s}: held-out 2D accuracy mixed minus bump-only {g:+.2f}" for s, g in gains.items()) or 'not run (followup-more)',
+                ','.join(map(str, both)) or 'none', pf.combine({s: bool(g >= pf.GAIN) for s, g in gains.items()})))
+    prow = percolation_rows(results)
+    for cont in ('pixelated', 'continuum'):
+        on = {}
+        for sg in (0.1, 0.15, 0.2, 0.3, 0.5):
+            pts = [(r['lam'], r['cluster_kept']) for r in prow if r['overlap'] == cont and r['threshold'] == 0.005 and r['sigma'] == sg]
+            on[sg] = percolation.onset([p[0] for p in pts], [p[1] for p in pts])
+        falls, never = pf.percolation_claims(on)
+        out.append((f"E5: percolation onset falls with sigma; sigma = 0.1 never percolates at d = 1 ({cont} overlap, threshold 0.005)",
+                    'onset lambda by sigma: ' + ', '.join(f"{s:g}: {'never' if not np.isfinite(o) else f'{o:g}'}" for s, o in on.items()),
+                    'simulation, 10 draws', f"falls: {'yes' if falls else 'no'}; sigma 0.1 never: {'yes' if never else 'no'}"))
+    out.append(("E4 / Fig. 5c: data needed grows ~N^2 for 2D bumps, ~N with 1D stripes", "needs ~120 runs over image sizes N", '-',
+                'not tested at this scale'))
+    lines = ["# The follow-up at CPU scale: how the same models factorize and compose (arXiv 2408.13256)\n",
+             f"Rules: `prereg_followup.py` (last changed in {tables.git_commit(pf.__file__)}); written by `python report.py "
+             f"--followup=True`. Registered seeds {','.join(map(str, pf.SEEDS))} per run; a verdict is provisional until all "
+             f"are in. Tables: factor.csv, chords.csv, persistence.csv, percolation.csv, metrics.csv beside this file.\n",
+             "| paper's claim | our statistic | seeds | verdict |", "|---|---|---|---|"]
+    lines += [f"| {c} | {st} | {sd} | {v} |" for c, st, sd, v in out]
+    tables.write_text(os.path.join(results, 'claims.md'), '\n'.join(lines) + '\n')
+    return out
+
+
 if __name__ == '__main__':
     config = configure(globals())
     check(os.path.isdir(sweep_dir), 'sweep_dir', sweep_dir, 'an existing sweep folder (run_all.sh makes out/PRESET)')
@@ -250,7 +385,7 @@ if __name__ == '__main__':
         fail(f"no run with a metrics.npz under {sweep_dir}: run the sweep first (bash run_all.sh)")
     tables.write_metrics_csv(table, runs)
     pre = v1_rows(runs, fig3_d, fig4_sigma, incs8)
-    write_claims_v1(os.path.join(results, 'claims_v1.md' if study or elicit else 'claims.md'), sweep_dir, pre, runs)
+    write_claims_v1(os.path.join(results, 'claims_v1.md' if study or elicit or followup else 'claims.md'), sweep_dir, pre, runs)
     shown = [('v1 (prereg.py)', pre)]
     if study or elicit:
         runs = with_probes(runs, sweep_dir, results)
@@ -258,6 +393,8 @@ if __name__ == '__main__':
         shown.append(('v2 (prereg2.py)', v2(runs, sweep_dir, results)))
     if elicit:
         shown.append(('v3 (prereg3.py)', v3(runs, sweep_dir, results)))
+    if followup:
+        shown.append(('the follow-up (prereg_followup.py)', followup_claims(runs, sweep_dir, results)))
     print(f"wrote the tables and claims in {results}")
     for name, rows in shown:
         print(f"\n{name} verdicts (statistics in {results}):")

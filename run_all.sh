@@ -28,7 +28,7 @@ for v in OVERLAP SLURM LOCAL; do [[ "${!v:-0}" =~ ^[01]$ ]] || bad "$v" "${!v}" 
 
 if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt)
   shift; settings=$($PY presets.py run "$@") || exit 2
-  eval "$settings"; dir=$2  # flag arrays MAKE_DATA TRAIN SAMPLE ANALYZE PROBE, the preset's GPU RUN_THREADS ELICIT, SEED, SIG, DONE_SAME, DO_PROBE, REUSE
+  eval "$settings"; dir=$2  # flag arrays MAKE_DATA TRAIN SAMPLE ANALYZE PROBE, the preset's GPU RUN_THREADS ELICIT FOLLOWUP, SEED, SIG, DONE_SAME, DO_PROBE, REUSE
   finished() {  # one line per finished run, with the sweep's progress when run_all.sh started this job
     [ -n "${SWEEP_LOG:-}" ] || { echo "$1"; return; }
     echo "$2" >> "$SWEEP_LOG"
@@ -97,10 +97,13 @@ N=$($PY presets.py jobs "$PRESET" "$OUT")  # OUT/jobs.txt: one line per run (pre
 
 draw() {  # the tables and claims (report.py), then every figure (plot_figures.py), from every finished run
   local flags=(--sweep_dir="$OUT" --results="$ROOT/results/$RESULTS" --fig3_d="$FIG3_D" --sigma_incs="$SIGMA_INCS"
-               --study="$([ "$STUDY" = 1 ] && echo True || echo False)" --elicit="$([ "$ELICIT" = 1 ] && echo True || echo False)")
-  # the scripts echo each override; here the preset set them, so those lines are dropped
+               --study="$([ "$STUDY" = 1 ] && echo True || echo False)" --elicit="$([ "$ELICIT" = 1 ] && echo True || echo False)"
+               --followup="$([ "$FOLLOWUP" = 1 ] && echo True || echo False)")
+  # the scripts echo each override; here the preset set them, so those lines are dropped. The tables first (the
+  # figures read them), the verdicts printed last
+  local said; said=$("$PY" report.py "${flags[@]}" | sed '/^override /d') || return 1
   "$PY" plot_figures.py "${flags[@]}" --fig_dir="$ROOT/figures/$PRESET" | sed '/^override /d'
-  "$PY" report.py "${flags[@]}" | sed '/^override /d'  # last: its verdicts end the output
+  echo "$said"
   if [ "$PRESET" = wide ]; then  # width 16 beside width 8 (and the GPU's width 64): figures/study/widths.png
     "$PY" plot_figures.py --fig_dir="$ROOT/figures/study" --widths="$(ls -d "$ROOT"/results/{study-explore,study,wide,gpu-science} 2> /dev/null | paste -sd,)" | sed '/^override /d'
   fi

@@ -115,8 +115,11 @@ if __name__ == '__main__':
 
     outs = [('samples', id_labels)] + ([('ood', ood_labels)] if ood_labels is not None else [])
     rng = np.random.default_rng(seed + 1)  # the follow-up's named regions (bumps.regions): n labels from each
-    for name, pool in regions(data['config'], data['labels']).items():
-        outs.append((f'region_{name}', pool[rng.choice(len(pool), n_samples, replace=not (unique_labels and len(pool) >= n_samples))]))
+    for name, pool in regions(data['config'], data['labels']).items():  # 'grid' whole: the chord tests need a full grid
+        check(name != 'grid' or n_samples == len(pool), 'n_samples', n_samples, f"{len(pool)} for a periodic run (its 'grid' set is "
+              f"the whole {int(np.sqrt(len(pool)))} x {int(np.sqrt(len(pool)))} subgrid, and every set of a run has n_samples labels)")
+        pick = np.arange(len(pool)) if name == 'grid' else rng.choice(len(pool), n_samples, replace=not (unique_labels and len(pool) >= n_samples))
+        outs.append((f'region_{name}', pool[pick]))
     todo = []
     for step in wanted:
         paths = {name: os.path.join(out_dir, f'{name}_{step:07d}.npz' if early_step < 0 else
