@@ -77,7 +77,7 @@ if __name__ == '__main__':
     validate(config)
     labels, counts = dataset_labels(config)  # (N, 2) = (mu_x, mu_y), and what each part of the set holds
     if len(labels) == 0:
-        fail(f"bad settings: the held-out regions remove every centre ({counts})")
+        fail(f"bad settings: the held-out regions (hole, band, lesion, corner) remove every centre ({counts})")
     images = render_kind(labels, kind, sigma, size, margin)
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, 'data.npz')

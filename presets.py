@@ -70,9 +70,8 @@ PRESETS = {
                        probe=dict(n_probe=40, probe_ts='0,300', dec_ts='300')),
     # the follow-up's pipeline on toy runs (what the tests run): every kind of dataset, region and measure, nothing learned
     'followup-tiny': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), expect='~1 min on 2 cores', followup=True,
-                          variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19), stripes_rim1=dict(kind='stripes', rim=1),
-                                        periodic=dict(kind='periodic'), mixed_10=dict(kind='mixed', subsample=0.1)),
-                          train=dict(width=8, attn_res='4', pe_dim=16, steps=20, ckpt_every=10, batch_size=16, log_every=5),
+                          variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19), periodic=dict(kind='periodic')),
+                          train=dict(width=8, attn_res='4', pe_dim=16, steps=20, ckpt_every=20, batch_size=16, log_every=5),
                           sample=dict(n_samples=256, sample_steps=3), analyze=dict(umap_seeds=1)),
     # one CPU run (d = 1) through phases A -> B -> C: Fig. 3 and claim C1; every core serves it
     'quick': dict(expect='23-25 min on 2 cores', incs=(1.0,), train=dict(CPU_MODEL, steps=12000, ckpt_every=2000, ckpt_at='500,1000,3000,5000,7000'),
