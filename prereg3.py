@@ -183,16 +183,26 @@ def complete(r):
 
 
 def select(runs):
-    """(runs of SEEDS, problem text or ''): a seed twice is an error; a missing or incomplete seed makes it incomplete."""
+    """(runs of SEEDS, problem text or '', missing seeds): a seed twice is an error; a seed at hand that lacks planned
+    checkpoints (or no seed at all) is a problem: no statistic; missing seeds leave the statistic of the seeds at hand,
+    with no verdict (hold)."""
     seeds = [r['seed'] for r in runs if r['seed'] in SEEDS]
     if len(seeds) != len(set(seeds)):
         raise ValueError(f"seeds {sorted(seeds)}: a seed appears twice")
     use = sorted((r for r in runs if r['seed'] in SEEDS), key=lambda r: r['seed'])
     missing = [s for s in SEEDS if s not in seeds]
     bad = [r['seed'] for r in use if not complete(r)]
-    problem = '; '.join(x for x in (f"seeds {','.join(map(str, missing))} not run" if missing else '',
-                                    f"seeds {','.join(map(str, bad))} lack planned checkpoints" if bad else '') if x)
-    return use, problem
+    problem = (f"seeds {','.join(map(str, bad))} lack planned checkpoints" if bad else
+               f"seeds {','.join(map(str, missing))} not run" if not use else '')
+    return use, problem, missing
+
+
+def hold(verdict, stat, missing):
+    """A row's verdict and statistic while seeds are missing: the statistic of the seeds at hand, no verdict."""
+    if not missing:
+        return verdict, stat
+    return (f"incomplete ({len(SEEDS) - len(missing)} of {len(SEEDS)} seeds): no verdict",
+            f"on the {len(SEEDS) - len(missing)} seeds at hand (not a test: seeds {','.join(map(str, missing))} to come): {stat}")
 
 
 # --- effect sizes --------------------------------------------------------------------------------------------------
@@ -236,21 +246,23 @@ def lag_row(ons, a, b, alpha):
 
 # --- the rows ------------------------------------------------------------------------------------------------------
 def primary(runs):
-    use, problem = select(runs)
+    use, problem, missing = select(runs)
     if problem:
         return 'Primary: P - K (same measure, dense grid)', problem, f"seeds {seed_text(use)}", 'incomplete: no verdict'
     ons = [run_onsets(r) for r in use]
     stat, v = lag_row(ons, 'K', 'P', ALPHA)
     v = {'confirmed': 'confirmed: the sampler places right after one step knows where',
          'the opposite': 'the opposite: the sampler places right first'}.get(v, v)
+    v, stat = hold(v, stat, missing)
     return 'Primary: P - K (same measure, dense grid)', stat, f"seeds {seed_text(use)} (alpha {ALPHA:g})", v
 
 
 def h1(runs):
-    use, problem = select(runs)
+    use, problem, missing = select(runs)
     if problem:
         return "H1: S - P (Alg. 1's share)", problem, f"seeds {seed_text(use)}", 'incomplete: no verdict'
     stat, v = lag_row([run_onsets(r) for r in use], 'P', 'S', ALPHA / N_SECONDARY)
+    v, stat = hold(v, stat, missing)
     return "H1: S - P (Alg. 1's share)", stat, f"seeds {seed_text(use)} (alpha {ALPHA / N_SECONDARY:.3g})", v
 
 
@@ -269,7 +281,7 @@ def drift(r):
 
 def h2(runs):
     name = f'H2: self-chain probe at t = {T_MID}'
-    use, problem = select(runs)
+    use, problem, missing = select(runs)
     if problem:
         return name, problem, f"seeds {seed_text(use)}", 'incomplete: no verdict'
     ds = {r['seed']: drift(r) for r in use}
@@ -280,10 +292,12 @@ def h2(runs):
             f"{m:+.3f} [{100 * level:.1f}% {lo:+.3f}, {hi:+.3f}] over {len(vals)} seeds (per seed: "
             + ', '.join(f"{s}: {'-' if d is None else f'{d:+.3f}'}" for s, d in ds.items()) + f"); margin {DRIFT_MIN:g}")
     if len(vals) < 2:
-        return name, stat, f"seeds {seed_text(use)}", 'not testable (fewer than 2 seeds with a window)'
+        v, stat = hold('not testable (fewer than 2 seeds with a window)', stat, missing)
+        return name, stat, f"seeds {seed_text(use)}", v
     v = ('the chain reaches mid noise off the data (exposure bias)' if lo > DRIFT_MIN else
          f'the chain is on the data at mid noise: the samples go wrong below t = {T_MID}' +
          (' (the chain does better than forward-noised data)' if hi < -DRIFT_MIN else '') if hi < DRIFT_MIN else 'inconclusive')
+    v, stat = hold(v, stat, missing)
     return name, stat, f"seeds {seed_text(use)} ({100 * level:.1f}% interval)", v
 
 
@@ -314,7 +328,7 @@ def closes(K, R, sv, end):
 
 def variant_row(runs, v):
     name = f'{v}: closes the gap?'
-    use, problem = select(runs)
+    use, problem, missing = select(runs)
     if problem:
         return name, problem, f"seeds {seed_text(use)}", 'incomplete: no verdict'
     level = ALPHA / N_SECONDARY
@@ -338,12 +352,13 @@ def variant_row(runs, v):
             f"R = {reference(v)}; " + '; '.join(per))
     v_ = ('not testable (no counted seed)' if not n else 'closes the gap' if p_close < level else
           'does not close the gap' if p_fail < level else f'mixed ({k} of {n} seeds)')
+    v_, stat = hold(v_, stat, missing)
     return name, stat, f"seeds {seed_text(use)} (alpha {level:.3g})", v_
 
 
 def control_row(runs):
     """Negative control (descriptive): the ladder's ddim100 (200 labels, seed 1) against the dense baseline's S."""
-    use, problem = select(runs)
+    use, problem, missing = select(runs)
     if problem:
         return 'Control: ladder ddim100 vs dense S', problem, f"seeds {seed_text(use)}", 'incomplete: no verdict'
     per = []

@@ -1576,7 +1576,9 @@ def test_prereg3_primary_verdicts():
     assert prereg3.primary(tie(1))[3].startswith('confirmed') and prereg3.primary(tie(2))[3] == 'inconclusive'
     assert prereg3.primary([_v3_run(s, 4000, 4000, 7000) for s in prereg3.SEEDS])[3] == 'inconclusive'
     assert prereg3.primary([_v3_run(s, 6000, 4000, 7000) for s in prereg3.SEEDS])[3].startswith('the opposite')
-    assert prereg3.primary(later[:7])[3].startswith('incomplete') and 'seeds 28 not run' in prereg3.primary(later[:7])[1]
+    assert prereg3.primary(later[:7])[3] == 'incomplete (7 of 8 seeds): no verdict'  # the seeds at hand shown, not judged
+    assert prereg3.primary(later[:7])[1].startswith('on the 7 seeds at hand (not a test: seeds 28 to come): P - K: 7 positive')
+    assert prereg3.primary([])[1] == 'seeds 21,22,23,24,25,26,27,28 not run'
     broken = later[:7] + [_v3_run(28, 4000, 5500, 7000)]
     del broken[-1]['ladder']['exit']
     assert prereg3.primary(broken)[3].startswith('incomplete')
