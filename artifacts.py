@@ -98,6 +98,29 @@ def load_pt(path, stage):
         fail(f"{path} is damaged or not a checkpoint ({type(e).__name__}): delete it and rerun {stage}")
 
 
+def pending(out_dir, steps, prefix, stage, key, result, data_cfg, not_result):
+    """[(step, path)] of the steps whose {prefix}_{step:07d}.npz is missing or was written with other settings (the
+    config's `key` part without not_result, or another dataset): what a stage still has to do; the rest is kept."""
+    todo = []
+    for step in steps:
+        path = os.path.join(out_dir, f'{prefix}_{step:07d}.npz')
+        if os.path.exists(path):
+            old = load_npz(path, stage)['config']
+            if {k: v for k, v in old[key].items() if k not in not_result} == result and same_data(old['data'], data_cfg):
+                continue
+        todo.append((step, path))
+    return todo
+
+
+def network_at(path, data_cfg, out_dir, device):
+    """(checkpoint dict, its network, its Diffusion) of a ckpt_*.pt, refusing one trained on another dataset."""
+    from model import Diffusion, from_checkpoint
+    ck = load_pt(path, 'train.py')
+    if not same_data(ck['data_config'], data_cfg):
+        fail(f"{path} was trained on another dataset than {out_dir}/data.npz: rerun train.py")
+    return ck, from_checkpoint(ck, device), Diffusion(**ck['diffusion_args']).to(device)
+
+
 def progress(total, desc, unit='it', initial=0):
     """A tqdm bar on stderr: redrawn twice a second on a terminal, every 30 s into a log file (no flood)."""
     from tqdm import tqdm

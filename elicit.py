@@ -23,11 +23,11 @@ import torch
 
 import prereg2
 import prereg3
-from artifacts import checkpoints, load_npz, load_pt, need_run_dir, progress, same_data, save_npz
+from artifacts import checkpoints, load_npz, need_run_dir, network_at, pending, progress, save_npz
 from bumps import draw_labels, render
 from configurator import configure, check, fail
 from metrics import accuracy, position_hits
-from model import Diffusion, from_checkpoint, pick_device
+from model import pick_device
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'      # run folder with data.npz, ckpt_*.pt, metrics.npz and probes_*.npz
@@ -114,23 +114,12 @@ if __name__ == '__main__':
         torch.set_num_threads(threads)
     labels = draw_labels(dc, data['labels'], n_ladder, seed)[0].astype(np.float32)
     result = {k: v for k, v in config.items() if k not in NOT_RESULT}
-    todo = []
-    for step in win:
-        path = os.path.join(out_dir, f'ladder_{step:07d}.npz')
-        if os.path.exists(path):
-            old = load_npz(path, 'elicit.py')['config']
-            if {k: v for k, v in old['elicit'].items() if k not in NOT_RESULT} == result and same_data(old['data'], dc):
-                continue
-        todo.append((step, path))
+    todo = pending(out_dir, win, 'ladder', 'elicit.py', 'elicit', result, dc, NOT_RESULT)
     print(f"ladder: {len(todo)} of {len(win)} window checkpoints to sample, variants {', '.join(names)}", flush=True)
     bar = progress(len(todo), 'ladder', 'ckpt')
     for step, path in todo:
         t0 = time.time()
-        ck = load_pt(found[step], 'train.py')
-        if not same_data(ck['data_config'], dc):
-            fail(f"{found[step]} was trained on another dataset than {out_dir}/data.npz: rerun train.py")
-        model = from_checkpoint(ck, device)
-        diffusion = Diffusion(**ck['diffusion_args']).to(device)
+        _, model, diffusion = network_at(found[step], dc, out_dir, device)
         row = {}
         for v, (img, raw) in ladder(model, diffusion, labels, device, dc['size'], names, n_ddpm, seed).items():
             lab = labels[:len(img)].astype(np.float64)

@@ -35,11 +35,11 @@ import time
 import numpy as np
 import torch
 
-from artifacts import checkpoints, load_npz, load_pt, need_run_dir, progress, same_data, save_npz
+from artifacts import checkpoints, load_npz, load_pt, need_run_dir, network_at, pending, progress, save_npz
 from bumps import draw_labels, render
 from configurator import configure, check, fail
 from metrics import demean_channels, position_hits
-from model import Diffusion, from_checkpoint, pick_device
+from model import pick_device
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/run'            # run folder with data.npz and ckpt_*.pt
@@ -150,23 +150,12 @@ if __name__ == '__main__':
     oracle_q = position_hits(render(q, dc['sigma'], dc['size']), q, tolerance, loc_radius)[0].all(1).mean()  # the locator's ceiling
     oracle_a = position_hits(render(p, dc['sigma'], dc['size']), p, tolerance, loc_radius)[0].all(1).mean()  # ... of acc_a
     result = {k: v for k, v in config.items() if k not in NOT_RESULT}
-    todo = []
-    for step in wanted:
-        path = os.path.join(out_dir, f'probes_{step:07d}.npz')
-        if os.path.exists(path):
-            old = load_npz(path, 'probe.py')['config']
-            if {k: v for k, v in old['probe'].items() if k not in NOT_RESULT} == result and same_data(old['data'], dc):
-                continue
-        todo.append((step, path))
+    todo = pending(out_dir, wanted, 'probes', 'probe.py', 'probe', result, dc, NOT_RESULT)
     print(f"probing {len(todo)} checkpoint(s) of {out_dir} ({len(wanted) - len(todo)} of {len(wanted)} done) at t = {ts}", flush=True)
     bar = progress(len(todo), 'probe', 'ckpt')
     for step, path in todo:
         t0 = time.time()
-        ck = load_pt(found[step], 'train.py')
-        if not same_data(ck['data_config'], dc):
-            fail(f"{found[step]} was trained on another dataset than {out_dir}/data.npz: rerun train.py")
-        model = from_checkpoint(ck, device)
-        diffusion = Diffusion(**ck['diffusion_args']).to(device)
+        ck, model, diffusion = network_at(found[step], dc, out_dir, device)
         res = probe(model, diffusion, x0, p, q, r, ts, noise, config)
         meta = json.dumps(dict(probe=config, train=ck['config'], data=dc, step=step))
         save_npz(path, **res, oracle_q=np.float64(oracle_q), oracle_a=np.float64(oracle_a), labels_p=p, labels_q=q, labels_r=r, probe_ts=np.array(ts), step=np.int64(step), config=meta)
