@@ -52,6 +52,8 @@ def chord_tests(R, n=20000, seed=0):
                of one feature are not aligned
       par_xx, par_yy    mean cos of the same x-chord (x1 -> x2) at two different y (same y-chord at two x): 1 when a
                feature's change does not depend on the other feature
+      orth_rand  mean |cos| of two chords between random grid points: the null of this representation (random
+               high-dimensional vectors are nearly orthogonal, so a small orth_xy means little unless orth_rand is larger)
     Returns {name: (mean, values)}."""
     R = np.asarray(R, np.float64)
     nx, ny, _ = R.shape
@@ -73,8 +75,9 @@ def chord_tests(R, n=20000, seed=0):
     yc2 = R[xb, y4] - R[xb, y3]                              # an independent y-chord
     yo = (ya + rng.integers(1, ny, n)) % ny                  # another y for the same x-chord
     xo = (xa + rng.integers(1, nx, n)) % nx                  # another x for the same y-chord
+    rc = lambda: R[i(nx), i(ny)] - R[i(nx), i(ny)]            # a chord between two random grid points
     vals = dict(orth_xy=np.abs(_cos(xc, yc)), orth_xx=np.abs(_cos(xc, xc2)), orth_yy=np.abs(_cos(yc, yc2)),
-                par_xx=_cos(xc, R[x2, yo] - R[x1, yo]), par_yy=_cos(yc, R[xo, y2] - R[xo, y1]))
+                par_xx=_cos(xc, R[x2, yo] - R[x1, yo]), par_yy=_cos(yc, R[xo, y2] - R[xo, y1]), orth_rand=np.abs(_cos(rc(), rc())))
     return {k: (float(v.mean()), v) for k, v in vals.items()}
 
 

@@ -21,7 +21,9 @@ E1 (periodic bumps, Figs. 2-3; under-trained runs are inconclusive as above), on
   alone; metrics.demean_channels removes that term exactly where layer 4 has no attention, as in the cpu model), on
   the 16 x 16 subgrid of centres (every second one), at the last checkpoint; the untrained network (step 0) and clean
   renders are reported beside as floor and pixel reference, and a verdict that also holds at step 0 says so (the
-  architecture gives it; that training learns it is not shown):
+  architecture gives it; that training learns it is not shown), and so is the mean |cos| of chords between random
+  grid points (factor.chord_tests orth_rand: random high-dimensional vectors are nearly orthogonal, so a small
+  orth_xy means factorized only where orth_rand is not small too; descriptive, not part of the rules):
   factorized: mean |cos| of x- against y-chords (factor.chord_tests orth_xy) < ORTH_XY (Clifford 0.00, 3D torus 0.41);
   hyper-factorized: orth_xx and orth_yy < ORTH_SAME (Clifford 0.63) and the participation ratio > 4;
   torus topology: factor.persistence finds 2 long H1 bars and 1 long H2 bar (a bar >= 2x the next; FOLLOWUP proposed

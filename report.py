@@ -329,10 +329,11 @@ def followup_claims(runs, sweep_dir, results):
         lastrow, floor = rows_[-1], next((row for row in rows_ if int(row['step']) == 0), None)
         per[s] = pf.e1(r, f(lastrow), f(floor) if floor else None)
         show = lambda row: (f"orth x-on-y {float(row['orth_xy']):.2f}, x-on-x {float(row['orth_xx']):.2f}, y-on-y {float(row['orth_yy']):.2f}, "
+                            f"random chords {float(row.get('orth_rand', 'nan')):.2f}, "
                             f"participation ratio {float(row['pr']):.1f}, long bars H1 {row['h1']}, H2 {row['h2']}")
         texts.append(f"seed {s}, step {lastrow['step']}: {show(lastrow)}" + (f"; untrained: {show(floor)}" if floor else ''))
     ftxt = '; '.join(texts) or 'not run'
-    ref = "; ideal 3D torus 0.41 / 0.63 / 0.53, Clifford 0.00 / 0.63 / 0.63 (factor.csv)"
+    ref = "; ideal 3D torus 0.41 / 0.63 / 0.53 (random chords 0.54), Clifford 0.00 / 0.63 / 0.63 (0.42) (factor.csv)"
     for k, what in enumerate(("E1: factorized (x-on-y orthogonal) representation of periodic bumps (Figs. 2-3)",
                               "E1: hyper-factorized (values of one feature not aligned)", "E1: torus topology (Fig. 2b)")):
         notes = {note[k] for _, note in per.values() if note[k]}
