@@ -220,4 +220,4 @@ if __name__ == '__main__':
             break
     else:
         bar.close()
-        print(f"done: {steps} steps in {out_dir} ({seen / max(time.time() - t0, 1e-9):.1f} img/s this session)")
+        print(f"done: {steps} steps in {out_dir} ({seen / max(time.time() - t0, 1e-9):.1f} img/s in this process)")

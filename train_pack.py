@@ -183,4 +183,4 @@ if __name__ == '__main__':
             break
     else:
         bar.close()
-        print(f"done: {steps} steps of {K} runs ({seen / max(time.time() - t0, 1e-9):.1f} img/s in all this session)")
+        print(f"done: {steps} steps of {K} runs ({seen / max(time.time() - t0, 1e-9):.1f} img/s in all, in this process)")
