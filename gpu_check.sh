@@ -53,13 +53,13 @@ say() { echo "== [$((SECONDS - T0)) s] $*"; }
 quiet() { local name=$1; shift; "$@" > "$OUT/logs/$name.txt" 2>&1 || { tail -n 20 "$OUT/logs/$name.txt"; echo "error: $name failed (logs/$name.txt)"; return 1; }; }
 
 if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then  # tiny and on the CPU: the same steps, for the test
-  DEV=cpu; BENCH=(--dry=True --runs_per_gpu= --repeats=1); DATA=(--size=16 --dx=2.0 --dy=2.0)
+  DEV=cpu; BENCH=(--dry=True --runs_per_gpu= --repeats=1 --packs=1,2); DATA=(--size=16 --dx=2.0 --dy=2.0)
   MODEL=(--width=8 --attn_res=2 --pe_dim=16 --batch_size=8); RUN=(--steps=24 --ckpt_every=8); SAMP=(--n_samples=40 --sample_steps=20)
-  RESUME=(8 16); CMP=16; FIG3=2.0
+  RESUME=(8 16); CMP=16; FIG3=2.0; HELD=512
 else
   DEV=cuda; BENCH=(--repeats=3 --share_seconds=8); DATA=(--dx=1.0 --dy=1.0)
   MODEL=(); RUN=(--steps=320000 --ckpt_every=1600 "--time_limit=${TRAIN_MIN:-2}"); SAMP=(--n_samples=500 --sample_steps=1000)
-  RESUME=(100 200); CMP=400; FIG3=1.0
+  RESUME=(100 200); CMP=400; FIG3=1.0; HELD=2048
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 fi
 # shellcheck disable=SC2206  # BENCH_ARGS is a list of settings, split on spaces on purpose
@@ -92,27 +92,28 @@ train "$P" --steps=$CMP --ckpt_every=$((CMP / 4))
 train "$R" --steps=$CMP --ckpt_every=$((CMP / 4))
 train "$C" --steps=$CMP --ckpt_every=$((CMP / 4)) --dtype=bfloat16
 train "$D" --steps=$CMP --ckpt_every=$((CMP / 4)) --seed=1
-$PY - "$DEV" "$A" "$B" "$W" "$P" "$R" "$C" "$D" "$OUT/correctness.json" << 'EOF'
+$PY - "$DEV" "$A" "$B" "$W" "$P" "$R" "$C" "$D" "$OUT/correctness.json" "$HELD" << 'EOF'
 import json, sys
 import numpy as np, torch
 from artifacts import checkpoints, load_npz
 from model import UNet, Diffusion, set_tf32
-dev, a, b, w, p, r, c, d, out = sys.argv[1:]
+dev, a, b, w, p, r, c, d, out = sys.argv[1:10]
+N = int(sys.argv[10])  # held-out triples: 2,048 on the GPU
 load = lambda f: torch.load(f, map_location='cpu', weights_only=True)
 curve = lambda run: {s: load(f)['loss'] for s, f in sorted(checkpoints(run).items()) if s > 0}  # step 0 has no loss
 ka, kb = load(checkpoints(a)[max(checkpoints(a))]), load(checkpoints(b)[max(checkpoints(b))])
 weight_diff = max((ka['model'][k].float() - kb['model'][k].float()).abs().max().item() for k in ka['model'])
 s1, s2 = np.load(f'{w}/samples_1.npz'), np.load(f'{w}/samples_2.npz')
 
-# one held-out loss for every run: the same 2,048 (image, t, noise) triples, evaluated in fp32 with TF32 off, so
+# one held-out loss for every run: the same N (image, t, noise) triples, evaluated in fp32 with TF32 off, so
 # the difference between two runs is their weights' difference, not the minibatch and timesteps each happened to draw
 set_tf32(False)
 data = load_npz(f'{p}/data.npz', 'make_data.py', keys=('images', 'labels'))
 g = torch.Generator().manual_seed(1234)
-idx = torch.randint(0, len(data['images']), (2048,), generator=g)
+idx = torch.randint(0, len(data['images']), (N,), generator=g)
 x0 = torch.from_numpy(data['images'][idx.numpy()]).float().div(127.5).sub(1).unsqueeze(1)
 mu = torch.from_numpy(data['labels'][idx.numpy()])
-t = torch.randint(0, 1000, (2048,), generator=g)
+t = torch.randint(0, 1000, (N,), generator=g)
 noise = torch.randn(x0.shape, generator=g)
 
 @torch.no_grad()
@@ -123,8 +124,8 @@ def heldout(run):
     diff = Diffusion(**ck['diffusion_args']).to(dev)
     err = torch.cat([(net(diff.q_sample(x0[i:i + 256].to(dev), t[i:i + 256].to(dev), noise[i:i + 256].to(dev)),
                           t[i:i + 256].to(dev), mu[i:i + 256].to(dev)) - noise[i:i + 256].to(dev)).pow(2).mean((1, 2, 3)).cpu()
-                     for i in range(0, 2048, 256)])
-    return err.mean().item(), err.std().item() / 2048 ** 0.5
+                     for i in range(0, N, 256)])
+    return err.mean().item(), err.std().item() / N ** 0.5
 
 L = {name: heldout(run) for name, run in (('fp32_seed0', p), ('fp32_seed0_rerun', r), ('bf16_seed0', c), ('fp32_seed1', d))}
 gap = lambda x, y: abs(L[x][0] - L[y][0])
