@@ -488,7 +488,8 @@ def fig_ladder(runs, fig_dir, dpi):
                              height_ratios=(0.9 * len(runs) + 1, 2.4))
     ax = axes[0]
     last = prereg3.DENSE_GRID[-1]
-    rows = [('K', 'g'), ('P', 'b'), ('S', 'k')] + [(v, plt.cm.tab10(i % 10)) for i, v in enumerate(names)]
+    free = [1, 3, 4, 5, 6, 7, 8, 9]  # tab10 without its blue and green, which K and P use
+    rows = [('K', 'g'), ('P', 'b'), ('S', 'k')] + [(v, plt.cm.tab10(free[i % len(free)])) for i, v in enumerate(names)]
     h = 0.8 / len(rows)
     for y, r in enumerate(sorted(runs, key=lambda r: r['seed'])):
         o = prereg3.run_onsets(r)
