@@ -154,6 +154,6 @@ wait $SP || { tail -n 20 "$OUT/logs/sample_run.txt"; exit 1; }
 say "sampled and scored"
 sed -n '/^ split/,$p' "$W/analyze.txt" > "$OUT/metrics.txt"
 quiet report "$PY" report.py --sweep_dir="$W/sweep" --results="$OUT" --fig3_d=$FIG3 --sigma_incs=
-quiet plot "$PY" plot_figures.py --sweep_dir="$W/sweep" --results="$OUT" --fig_dir="$W/fig" --fig3_d=$FIG3 --sigma_incs=
+quiet plot "$PY" plot_figures.py --sweep_dir="$W/sweep" --results="$OUT" --fig_dir="$W/fig" --fig3_d=$FIG3 --sigma_incs= --formats=png
 cp "$W/fig/fig3.png" "$OUT/fig3.png"
 say "done; files in $OUT: $(cd "$OUT" && echo *)"

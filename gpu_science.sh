@@ -76,9 +76,8 @@ else  # the GPU probes every checkpoint and samples the coarser grid while the C
 fi
 if [ -f "$RUN/metrics.npz" ]; then
   stage report "$PY" report.py --sweep_dir="$W/sweep" --results="$OUT" --sigma_incs= --study=True
-  stage figures "$PY" plot_figures.py --sweep_dir="$W/sweep" --results="$OUT" --fig_dir="$OUT" --sigma_incs= --study=True
+  stage figures "$PY" plot_figures.py --sweep_dir="$W/sweep" --results="$OUT" --fig_dir="$OUT" --sigma_incs= --study=True --formats=png
 fi
-rm -f "$OUT"/*.pdf
 {
   echo "gpu_science.sh on $DEV: $((SECONDS - T0)) s in all (time box ${LIMIT} s)"
   grep -a "done:\|stopped" "$OUT/logs/train.txt" 2> /dev/null | tail -n 1 || true

@@ -36,6 +36,7 @@ fig3_d = 1.0                   # increment of the sigma = fig4_sigma run shown i
 fig4_sigma = 1.0               # sigma of the Fig. 4 runs
 sigma_incs = '0.1,0.5,1.0'     # increments that get a row in Fig. 8
 dpi = 110                      # PNG resolution
+formats = 'png,pdf'            # the files each figure is saved as ('png' alone: a third faster)
 study = False                  # also the where-before-how figures (where_<run>.png, onsets.png; needs the probes)
 elicit = False                 # also v3's ladder.png (needs report.py --elicit=True's ladder.csv)
 followup = False               # also the follow-up's figures (needs report.py --followup=True's tables)
@@ -61,10 +62,11 @@ def best_seeds(runs):
 
 def save(fig, fig_dir, name, dpi):
     os.makedirs(fig_dir, exist_ok=True)
-    for ext in ('png', 'pdf'):
+    exts = formats.split(',')
+    for ext in exts:
         fig.savefig(os.path.join(fig_dir, f'{name}.{ext}'), dpi=dpi)
     plt.close(fig)
-    print(f"wrote {os.path.join(fig_dir, name)}.png/.pdf", flush=True)
+    print(f"wrote {os.path.join(fig_dir, name)}.{'/.'.join(exts)}", flush=True)
 
 
 # --- one helper per kind of plot ----------------------------------------------
@@ -604,6 +606,7 @@ def fig_percolation(results, fig_dir, dpi):
 if __name__ == '__main__':
     config = configure(globals())
     check(type(dpi) is int and dpi > 0, 'dpi', dpi, 'a positive integer')
+    check(str(formats) in ('png,pdf', 'png', 'pdf', 'pdf,png'), 'formats', formats, "'png,pdf', 'png' or 'pdf'")
     try:
         incs8 = [float(s) for s in str(sigma_incs).split(',') if s.strip()]
     except ValueError:

@@ -43,6 +43,7 @@ BASE = dict(
     run_threads=1,      # torch threads per run on a CPU (0 = all cores: a one-run preset)
     results=None,       # results/<results>/ gets claims.md and metrics.csv (None: the preset's name)
     expect='',          # the wall time a run of the preset took, measured (run_all.sh says it before it starts)
+    formats='png,pdf',  # plot_figures.py's formats (the toy presets draw PNGs only)
 )
 CPU_MODEL = dict(width=8, attn_res='8,4', lr=2e-3, warmup=100, lr_decay='cosine', batch_size=32)
 DDIM_100 = dict(n_samples=500, sampler='ddim', eta=1.0, sample_steps=100)  # agrees with DDPM-1000 (results/NOTES.md)
@@ -67,12 +68,12 @@ PRESETS = {
     'study-tiny': dict(expect='~30 s on 2 cores', incs=(1.0,), sigmas=(0.5, 1.0), sigma_incs=(1.0,), seeds=(3,), study=True,
                        train=dict(width=8, attn_res='4', pe_dim=16, steps=30, ckpt_every=10, batch_size=16, log_every=5),
                        sample=dict(n_samples=40, sample_steps=5), analyze=dict(umap_seeds=1),
-                       probe=dict(n_probe=40, probe_ts='0,300', dec_ts='300')),
+                       probe=dict(n_probe=40, probe_ts='0,300', dec_ts='300'), formats='png'),
     # the follow-up's pipeline on toy runs (what the tests run): every kind of dataset, region and measure, nothing learned
     'followup-tiny': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), expect='~1 min on 2 cores', followup=True,
                           variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19), periodic=dict(kind='periodic')),
                           train=dict(width=8, attn_res='4', pe_dim=16, steps=20, ckpt_every=20, batch_size=16, log_every=5),
-                          sample=dict(n_samples=256, sample_steps=3), analyze=dict(umap_seeds=1)),
+                          sample=dict(n_samples=256, sample_steps=2), analyze=dict(umap_seeds=1), formats='png'),
     # one CPU run (d = 1) through phases A -> B -> C: Fig. 3 and claim C1; every core serves it
     'quick': dict(expect='23-25 min on 2 cores', incs=(1.0,), train=dict(CPU_MODEL, steps=12000, ckpt_every=2000, ckpt_at='500,1000,3000,5000,7000'),
                   sample=DDIM_100, cpus=2, run_threads=0),
@@ -349,7 +350,7 @@ def shell(p):
     """The preset's resources and figure settings as shell assignments (run_all.sh evals them)."""
     return (f"GPU={p['gpu']} CPUS={p['cpus']} RUN_THREADS={p['run_threads']} RESULTS={shlex.quote(p['results'])} STUDY={int(p['study'])} "
             f"FIG3_D={p['fig3_d']} SIGMA_INCS={shlex.quote(','.join(map(str, p['sigma_incs'])))} ELICIT={int(p['elicit'])} FOLLOWUP={int(p['followup'])} "
-            f"EXPECT={shlex.quote(p['expect'] or 'not measured')}")
+            f"FORMATS={p['formats']} EXPECT={shlex.quote(p['expect'] or 'not measured')}")
 
 
 def bash_array(name, items):

@@ -102,7 +102,7 @@ draw() {  # the tables and claims (report.py), then every figure (plot_figures.p
   # the scripts echo each override; here the preset set them, so those lines are dropped. The tables first (the
   # figures read them), the verdicts printed last
   local said; said=$("$PY" report.py "${flags[@]}" | sed '/^override /d') || return 1
-  "$PY" plot_figures.py "${flags[@]}" --fig_dir="$ROOT/figures/$PRESET" | sed '/^override /d'
+  "$PY" plot_figures.py "${flags[@]}" --fig_dir="$ROOT/figures/$PRESET" --formats="$FORMATS" | sed '/^override /d'
   echo "$said"
   if [ "$PRESET" = wide ]; then  # width 16 beside width 8 (and the GPU's width 64): figures/study/widths.png
     "$PY" plot_figures.py --fig_dir="$ROOT/figures/study" --widths="$(ls -d "$ROOT"/results/{study-explore,study,wide,gpu-science} 2> /dev/null | paste -sd,)" | sed '/^override /d'
