@@ -1,9 +1,12 @@
-"""pytest glue, so that `pytest -n auto` (pytest-xdist) keeps both workers busy to the end: the suite takes as long
+"""pytest glue, so that `pytest -n auto` (pytest-xdist) keeps every worker busy to the end: the suite takes as long
 as its busiest worker. Before any test, one small UMAP fit fills numba's on-disk cache (metrics.umap_cached): on a
 new machine the workers and the pipelines they start would otherwise each compile UMAP's ~250 functions at once
-(~15 s of CPU each, ~100 s in all). The long tests (marked `long` in test_all.py) are collected first, the longest
-(order=1) first, and a worker that runs out of tests takes queued ones from the other (xdist's 'worksteal' instead
-of 'load': with 'load', the tests queued behind the longest one waited for it while the other worker sat idle)."""
+(~15 s of CPU each, ~100 s in all). Tests run under xdist's 'worksteal' scheduler: worker k is sent the k-th
+contiguous share of the collection, and a worker that runs dry steals from the back of the fullest queue. So the
+long tests (marked `long(s=...)` in test_all.py, s their measured seconds) are dealt out first, longest first, each to
+the share with the least work so far, and sit at the front of their share; the short ones fill the back, where a
+steal takes them. (Collected longest first into one share, as before, one worker ran all five pipelines in turn and
+finished ~10% after the other.)"""
 import os
 import subprocess
 import sys
@@ -18,8 +21,8 @@ import pytest  # noqa: E402
 
 
 def pytest_configure(config):
-    config.addinivalue_line('markers', 'long(order): a test of a minute or more (a whole pipeline); collected first, '
-                                       'the longest (order=1) first')
+    config.addinivalue_line('markers', 'long(s): a test of ~5 s or more; s its seconds on an idle 2-core machine, '
+                                       'by which the tests are dealt to the workers')
     if getattr(config.option, 'dist', None) == 'load':  # what -n sets; an explicit --dist=... is left alone
         config.option.dist = 'worksteal'
 
@@ -33,8 +36,22 @@ def pytest_sessionstart(session):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # a failure shows in the tests that use UMAP
 
 
-def pytest_collection_modifyitems(items):
-    def key(item):
-        mark = item.get_closest_marker('long')
-        return (0, mark.kwargs.get('order', 99)) if mark else (1, 0)
-    items.sort(key=key)  # stable: file order for the rest
+def pytest_collection_modifyitems(config, items):
+    seconds = lambda item: item.get_closest_marker('long').kwargs['s']
+    long = sorted((item for item in items if item.get_closest_marker('long')), key=seconds, reverse=True)
+    short = [item for item in items if not item.get_closest_marker('long')]  # file order
+    workers = getattr(config, 'workerinput', {}).get('workercount', 1)
+    sizes, left = [], len(items)  # the shares worksteal sends: each idle worker len(pending) // workers left
+    for k in range(workers):
+        sizes.append(left // (workers - k))
+        left -= sizes[-1]
+    shares, work = [[] for _ in sizes], [0.0] * workers
+    for item in long:  # longest first, to the share with the least work that still has room
+        k = min((k for k in range(workers) if len(shares[k]) < sizes[k]), key=lambda k: work[k])
+        shares[k].append(item)
+        work[k] += seconds(item)
+    for k in range(workers):
+        need = sizes[k] - len(shares[k])
+        shares[k] += short[:need]
+        short = short[need:]
+    items[:] = [item for share in shares for item in share]
