@@ -5,8 +5,8 @@ new machine the workers and the pipelines they start would otherwise each compil
 contiguous share of the collection, and a worker that runs dry steals from the back of the fullest queue. So the
 long tests (marked `long(s=...)` in test_all.py, s their measured seconds) are dealt out first, longest first, each to
 the share with the least work so far, and sit at the front of their share; the short ones fill the back, where a
-steal takes them. (Collected longest first into one share, as before, one worker ran all five pipelines in turn and
-finished ~10% after the other.)"""
+steal takes them. (Merely collected first, the long tests would all fall in the first share: one worker would run
+every pipeline in turn while the other ran dry.)"""
 import os
 import subprocess
 import sys
