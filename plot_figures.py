@@ -553,12 +553,13 @@ def fig_factor(results, fig_dir, dpi):
     last = {n: max(int(r['step']) for r in fac if r['run'] == n and r['rep'] == 'layer4 (demeaned)') for n in runs}
     stats = ('orth_xy', 'orth_xx', 'orth_yy', 'par_xx', 'par_yy')
     edges = np.linspace(-1, 1, 41)
+    col = {n: f'C{(2, 4, 5, 6, 8, 9)[k % 6]}' for k, n in enumerate(runs)}  # one colour per run (C0, C1, C3: the tori, H1, H2)
     fig = plt.figure(figsize=(13, 5.6), constrained_layout=True)
     gs = fig.add_gridspec(2, 5)
     for i, st in enumerate(stats):
         ax = fig.add_subplot(gs[0, i])
         for name, step, rep, c in ([('3D torus', 0, 'ideal', 'C0'), ('Clifford torus', 0, 'ideal', 'C1')] +
-                                   [(n, last[n], 'layer4 (demeaned)', 'C2') for n in runs]):
+                                   [(n, last[n], 'layer4 (demeaned)', col[n]) for n in runs]):
             row = next((h for h in ch if h['run'] == name and int(h['step']) == step and h['rep'] == rep and h['stat'] == st), None)
             if row:
                 counts = np.array([int(row[f'b{k}']) for k in range(len(edges) - 1)])
@@ -578,8 +579,8 @@ def fig_factor(results, fig_dir, dpi):
     ax = fig.add_subplot(gs[1, 2:])
     for n in runs:
         rs = sorted((r for r in fac if r['run'] == n and r['rep'] == 'layer4 (demeaned)'), key=lambda r: int(r['step']))
-        ax.plot([int(r['step']) for r in rs], [float(r['pr']) for r in rs], 'o-', label=f"{n}: participation ratio")
-        ax.plot([int(r['step']) for r in rs], [float(r['pcs95']) for r in rs], 's--', label=f"{n}: PCs to 95%")
+        ax.plot([int(r['step']) for r in rs], [float(r['pr']) for r in rs], 'o-', color=col[n], label=f"{n}: participation ratio")
+        ax.plot([int(r['step']) for r in rs], [float(r['pcs95']) for r in rs], 's--', color=col[n], label=f"{n}: PCs to 95%")
     ax.axhline(4, color='C1', lw=0.6, ls=':', label='Clifford torus: 4')
     ax.set_xlabel('training step'), ax.set_ylabel('effective dimension'), ax.legend(fontsize=6)
     fig.suptitle('E1, periodic bumps: layer 4 (channel means removed) on the 16 x 16 grid of centres, against the ideal tori', fontsize=8)
