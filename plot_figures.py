@@ -504,8 +504,8 @@ def fig_ladder(runs, fig_dir, dpi):
             ax.barh(y - 0.4 + (i + 0.5) * h, hi - lo, left=lo, height=h * 0.9, color=c, label=key if y == 0 else None)
     ax.set_yticks(range(len(runs)), [f"seed {r['seed']}" for r in sorted(runs, key=lambda r: r['seed'])], fontsize=6)
     ax.set_xlabel('training step (a bar spans the checkpoints between which the onset happened)')
-    ax.legend(fontsize=5, ncol=6, loc='upper center', bbox_to_anchor=(0.5, -0.25), frameon=False)
-    ax.set_title('v3: knows where (one step, t = %d), places right, draws right, and each sampler of the ladder (held onset)'
+    ax.legend(fontsize=5, ncol=11, loc='lower center', bbox_to_anchor=(0.5, 1.0), frameon=False)  # above: the bars fill the axes
+    fig.suptitle('v3: knows where (one step, t = %d), places right, draws right, and each sampler of the ladder (held onset)'
                  % prereg3.T_MID, fontsize=7)
     ax = axes[1]
     for r in runs:
