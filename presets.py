@@ -99,11 +99,11 @@ PRESETS = {
     # why the samples lag (prereg3.py): d = 1 on v3's seeds 21-28, the study's model and schedule, samples and probes at
     # every checkpoint (500 steps), then the elicitation ladder (elicit.py) on each run's window; one or two seeds per
     # command (SEEDS=21,22 bash run_all.sh elicit)
-    'elicit': dict(STUDY, expect='~2 h per pair of seeds on 2 cores', incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(21,), sample=DDIM_100, analyze=dict(umap_seeds=1),
+    'elicit': dict(STUDY, expect='1 h 15 min to 2 h per pair of seeds on 2 cores', incs=(1.0,), sigmas=(), sigma_incs=(), seeds=(21,), sample=DDIM_100, analyze=dict(umap_seeds=1),
                    probe=dict(dec_ts='300'), study=False, elicit=True),
     # the follow-up (arXiv 2408.13256; prereg_followup.py): E2's three SOS datasets and E1's periodic bumps at CPU scale,
     # one command per seed (seeds 0-2 registered); `followup-more`: E3's lesion and exterior square, E5-train's pair
-    'followup': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), results='followup', expect='21-24 min per run, two at a time on 2 cores',
+    'followup': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), results='followup', expect='15-19 min per run, two at a time on 2 cores',
                      variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19), stripes_rim1=dict(kind='stripes', rim=1),
                                    stripes_rim0=dict(kind='stripes', rim=0), periodic=dict(kind='periodic')),
                      train=dict(CPU_MODEL, steps=8000, ckpt_every=4000), sample=dict(DDIM_100, n_samples=256),
