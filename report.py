@@ -261,7 +261,8 @@ def factor_rows(runs, sweep_dir, results):
         for dim, dg in enumerate(dgms):
             bars.extend(dict(run=run, step=step, rep=rep, dim=dim, birth=round(float(b), 4), death=round(float(d), 4) if np.isfinite(d) else 'inf')
                      for b, d in dg)
-    for name, R in factor.references().items():
+    for name, R in factor.references().items():  # recomputed every time: their old rows are replaced, not kept
+        names.add(name)
         add(name, 0, 'ideal', R)
     for r in runs:
         files = sorted(glob.glob(os.path.join(sweep_dir, r['name'], 'region_grid_*.npz')))

@@ -1382,6 +1382,18 @@ def test_prereg3_self_chain_and_ladder_verdicts():
 
 # ------------ claims of the follow-up (prereg_followup.py)
 
+def test_followup_redraw_replaces_the_ideal_tori(tmp_path):
+    """Drawing the follow-up tables twice (each seed's command redraws) leaves one set of ideal-torus rows: they are
+    recomputed every time, so their old rows are replaced, not kept beside the new ones."""
+    import report
+    for _ in range(2):
+        report.factor_rows([], str(tmp_path), str(tmp_path))
+    for f in ('factor.csv', 'chords.csv', 'persistence.csv'):
+        rows = [line.split(',')[:3] for line in (tmp_path / f).read_text().splitlines()[1:]]
+        assert rows and all(r[2] == 'ideal' for r in rows), f
+    assert sorted(line.split(',')[0] for line in (tmp_path / 'factor.csv').read_text().splitlines()[1:]) == ['3D torus', 'Clifford torus']
+
+
 def test_prereg_followup_rules():
     """The follow-up's rules on synthetic runs: a banded SOS model that misses the unseen coordinate and keeps the other
     shows limited interpolation, one that fills the band does not, an under-trained one is inconclusive; composing at
