@@ -527,8 +527,12 @@ def fig_regions(runs, fig_dir, dpi):
     runs = [r for r in runs if r.get('data')]
     if not runs:
         return
-    fig, axes = plt.subplots(1, len(runs), figsize=(2.6 * len(runs), 2.8), squeeze=False, constrained_layout=True)
-    for ax, r in zip(axes[0], sorted(runs, key=lambda r: r['name'])):
+    cols = min(len(runs), 6)  # rows of six panels: the follow-up has up to 18 runs
+    rows = -(-len(runs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.5 * rows + 0.3), squeeze=False, constrained_layout=True)
+    for ax in axes.flat[len(runs):]:
+        ax.set_visible(False)
+    for ax, r in zip(axes.flat, sorted(runs, key=lambda r: r['name'])):
         splits = r.get('splits', ['id'])
         for j, sp in enumerate(splits):
             m = r[sp]
@@ -537,7 +541,9 @@ def fig_regions(runs, fig_dir, dpi):
             ax.plot([j - 0.4, j + 0.4], [m['oracle_acc'][-1]] * 2, color='0.6', lw=1)
         ax.set_xticks(range(len(splits)), splits, rotation=30, fontsize=6)
         ax.set_ylim(0, 1.05), ax.set_title(f"{r['name'].split('_dx')[0]} (seed {r['seed']}, step {r['id']['step'][-1]})", fontsize=7)
-    axes[0][0].set_ylabel('accuracy (Eq. 1 per axis; joint)'), axes[0][0].legend(fontsize=6)
+    for row in axes:
+        row[0].set_ylabel('accuracy (Eq. 1 per axis; joint)', fontsize=7)
+    axes[0][0].legend(fontsize=6)
     fig.suptitle('The follow-up at CPU scale: accuracy on each evaluation set (grey: the detector on clean renders)', fontsize=8)
     save(fig, fig_dir, 'fig_regions', dpi)
 

@@ -55,6 +55,10 @@ CPU = dict(incs=(0.1, 0.5, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=((0
 # The where-before-how study (prereg2.py): the cpu model, probes every 500 steps, samples on a fixed grid.
 # v2's confirmatory seeds are >= 3 (SEEDS=3,4 bash run_all.sh study); seeds 0-2 are its exploratory phase.
 STUDY_SAMPLES = '0,500,1000,2000,3000,4000,5000,6000,7000,8000,12000,16000'
+# the follow-up's runs (prereg_followup.py): the cpu model for 8,000 steps, 256 labels per evaluation set
+FOLLOWUP = dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), results='followup', expect='15-19 min per run, two at a time on 2 cores',
+                train=dict(CPU_MODEL, steps=8000, ckpt_every=4000), sample=dict(DDIM_100, n_samples=256),
+                analyze=dict(umap_seeds=1), followup=True)
 STUDY = dict(incs=(0.1, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=(), holes=(), hole_d=0.1, fig3_d=1.0,
              train=dict(CPU_MODEL, steps=16000, ckpt_every=500), sample=dict(DDIM_100, ckpts=STUDY_SAMPLES),
              probe=dict(), study=True)
@@ -103,16 +107,12 @@ PRESETS = {
                    probe=dict(dec_ts='300'), study=False, elicit=True),
     # the follow-up (arXiv 2408.13256; prereg_followup.py): E2's three SOS datasets and E1's periodic bumps at CPU scale,
     # one command per seed (seeds 0-2 registered); `followup-more`: E3's lesion and exterior square, E5-train's pair
-    'followup': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), results='followup', expect='15-19 min per run, two at a time on 2 cores',
-                     variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19), stripes_rim1=dict(kind='stripes', rim=1),
-                                   stripes_rim0=dict(kind='stripes', rim=0), periodic=dict(kind='periodic')),
-                     train=dict(CPU_MODEL, steps=8000, ckpt_every=4000), sample=dict(DDIM_100, n_samples=256),
-                     analyze=dict(umap_seeds=1), followup=True),
-    'followup-more': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), results='followup', expect='~15 min per run, two at a time (estimated)',
-                          variants=dict(lesion=dict(kind='bump', lesion_w=3.5), exterior=dict(kind='bump', corner=8.0),
-                                        mixed_10=dict(kind='mixed', subsample=0.1), bump_10=dict(kind='bump', subsample=0.1)),
-                          train=dict(CPU_MODEL, steps=8000, ckpt_every=4000), sample=dict(DDIM_100, n_samples=256),
-                          analyze=dict(umap_seeds=1), followup=True),
+    'followup': dict(FOLLOWUP, variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19), stripes_rim1=dict(kind='stripes', rim=1),
+                                             stripes_rim0=dict(kind='stripes', rim=0), periodic=dict(kind='periodic'))),
+    'followup-more': dict(FOLLOWUP, variants=dict(lesion=dict(kind='bump', lesion_w=3.5), exterior=dict(kind='bump', corner=8.0),
+                                                  mixed_10=dict(kind='mixed', subsample=0.1), bump_10=dict(kind='bump', subsample=0.1))),
+    # Fig. 11b's other lesion widths (E3, descriptive): 2 and 8 px hold out 2 and 8 of the 32 columns (3.5 holds out 4)
+    'followup-lesion': dict(FOLLOWUP, variants=dict(lesion_2=dict(kind='bump', lesion_w=2.0), lesion_8=dict(kind='bump', lesion_w=8.0))),
     # the paper's model (train.py's defaults), schedule and sweep: 123 runs of 320,000 steps, for GPUs
     'paper': dict(expect='~84 min per run on one H200 (projected), ~170-200 h for the sweep', incs=tuple(round(0.1 * i, 1) for i in range(1, 11)), sigmas=tuple(round(0.1 * i, 1) for i in range(1, 11)),
                   sigma_incs=(0.1, 0.5, 1.0), imbal=((0.1, 1.0), (0.1, 0.5)), hole_d=0.1, holes=((13, 19), (11, 21)),

@@ -340,12 +340,16 @@ def followup_claims(runs, sweep_dir, results):
         notes = {note[k] for _, note in per.values() if note[k]}
         out.append((what, ftxt + (ref if k == 0 else ''), seeds('periodic'),
                     pf.combine({s: got[k] for s, (got, _) in per.items()}) + ''.join(sorted(notes))))
-    for v, region, what in (('lesion', 'lesion', 'E3: OOD accuracy inside a lesion of width 3.5 (Fig. 11)'),
-                            ('exterior', 'exterior', 'E3: an exterior held-out square, side 8 (Fig. 12)')):
-        txt = '; '.join(f"seed {s}: acc/oracle ID {pf.last(r['id'], 'acc') / max(pf.last(r['id'], 'oracle_acc'), 1e-9):.2f}, held out "
-                        f"{pf.last(r.get(region), 'acc') / max(pf.last(r.get(region), 'oracle_acc'), 1e-9):.2f}"
-                        for s, r in sorted(by.get(v, {}).items())) or 'not run (followup-more)'
-        out.append((what, txt, seeds(v), 'descriptive'))
+    ratio = lambda r, split: pf.last(r.get(split), 'acc') / max(pf.last(r.get(split), 'oracle_acc'), 1e-9)
+    # Fig. 11b: one row over every lesion width run (followup-more: 3.5; followup-lesion: 2 and 8), narrowest first
+    lesions = sorted((r for r in runs if r.get('data', {}).get('lesion_w')), key=lambda r: (r['data']['lesion_w'], r['seed']))
+    txt = '; '.join(f"width {r['data']['lesion_w']:g}, seed {r['seed']}: acc/oracle ID {ratio(r, 'id'):.2f}, held out "
+                    f"{ratio(r, 'lesion'):.2f}" for r in lesions) or 'not run (followup-more, followup-lesion)'
+    out.append(("E3: OOD accuracy inside a lesion, by its width (Fig. 11b)", txt,
+                ','.join(sorted({str(r['seed']) for r in lesions})) or 'none', 'descriptive'))
+    txt = '; '.join(f"seed {s}: acc/oracle ID {ratio(r, 'id'):.2f}, held out {ratio(r, 'exterior'):.2f}"
+                    for s, r in sorted(by.get('exterior', {}).items())) or 'not run (followup-more)'
+    out.append(('E3: an exterior held-out square, side 8 (Fig. 12)', txt, seeds('exterior'), 'descriptive'))
     m10, b10 = by.get('mixed_10', {}), by.get('bump_10', {})
     both = sorted(set(m10) & set(b10))
     gains = {s: pf.last(m10[s].get('2d_heldout'), 'acc') - pf.last(b10[s].get('heldout'), 'acc') for s in both}
