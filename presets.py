@@ -113,6 +113,8 @@ PRESETS = {
                                                   mixed_10=dict(kind='mixed', subsample=0.1), bump_10=dict(kind='bump', subsample=0.1))),
     # Fig. 11b's other lesion widths (E3, descriptive): 2 and 8 px hold out 2 and 8 of the 32 columns (3.5 holds out 4)
     'followup-lesion': dict(FOLLOWUP, variants=dict(lesion_2=dict(kind='bump', lesion_w=2.0), lesion_8=dict(kind='bump', lesion_w=8.0))),
+    # E5-train's registered seeds 1 and 2 (seed 0 is followup-more's)
+    'followup-e5': dict(FOLLOWUP, seeds=(1, 2), variants=dict(mixed_10=dict(kind='mixed', subsample=0.1), bump_10=dict(kind='bump', subsample=0.1))),
     # the paper's model (train.py's defaults), schedule and sweep: 123 runs of 320,000 steps, for GPUs
     'paper': dict(expect='~84 min per run on one H200 (projected), ~170-200 h for the sweep', incs=tuple(round(0.1 * i, 1) for i in range(1, 11)), sigmas=tuple(round(0.1 * i, 1) for i in range(1, 11)),
                   sigma_incs=(0.1, 0.5, 1.0), imbal=((0.1, 1.0), (0.1, 0.5)), hole_d=0.1, holes=((13, 19), (11, 21)),
