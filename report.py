@@ -390,9 +390,12 @@ if __name__ == '__main__':
     if not runs:
         fail(f"no run with a metrics.npz under {sweep_dir}: run the sweep first (bash run_all.sh)")
     tables.write_metrics_csv(table, runs)
-    pre = v1_rows(runs, fig3_d, fig4_sigma, incs8)
-    write_claims_v1(os.path.join(results, 'claims_v1.md' if study or elicit or followup else 'claims.md'), sweep_dir, pre, runs)
-    shown = [('v1 (prereg.py)', pre)]
+    paper = [r for r in runs if not r.get('data')]  # v1 judges the seed paper's bumps; the follow-up's data are not its
+    shown = []
+    if paper or not followup:
+        pre = v1_rows(paper, fig3_d, fig4_sigma, incs8)
+        write_claims_v1(os.path.join(results, 'claims_v1.md' if study or elicit or followup else 'claims.md'), sweep_dir, pre, paper)
+        shown.append(('v1 (prereg.py)', pre))
     if study or elicit:
         runs = with_probes(runs, sweep_dir, results)
     if study:

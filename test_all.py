@@ -1711,7 +1711,8 @@ def test_followup_tiny_pipeline(tmp_path):
     """`bash run_all.sh followup-tiny`: two toy runs of the follow-up's kinds through every stage: the regions are
     sampled and scored by their detectors (metrics.csv holds each split), the periodic run's 16 x 16 grid gets every E1
     measure at every checkpoint beside the ideal tori (factor.csv, chords.csv, persistence.csv), percolation.csv is
-    simulated, claims.md sets each stated claim beside a verdict, and the figures are drawn."""
+    simulated, claims.md sets each stated claim beside a verdict (and v1's, which judge the seed paper's bumps, are not
+    drawn), and the figures are drawn."""
     import csv
     env = {**os.environ, 'ROOT': str(tmp_path), 'PYTHON': sys.executable, 'OMP_NUM_THREADS': '1'}
     p = subprocess.run(['bash', os.path.join(HERE, 'run_all.sh'), 'followup-tiny'], capture_output=True, text=True, env=env, timeout=900)
@@ -1726,6 +1727,7 @@ def test_followup_tiny_pipeline(tmp_path):
     assert claims.startswith('# The follow-up at CPU scale') and claims.count('provisional (1 of 3 registered seeds)') >= 4
     assert claims.count('| not run') >= 1 or 'not run' in claims  # the runs of followup-more are named as not run
     assert '| E4 / Fig. 5c' in claims and 'not tested at this scale' in claims and (res / 'percolation.csv').exists()
+    assert 'v1 (prereg.py)' not in p.stdout and not (res / 'claims_v1.md').exists()  # v1 judges the seed paper's bumps only
     for f in ('fig_regions', 'fig_factor', 'fig_percolation'):
         assert (tmp_path / 'figures' / 'followup-tiny' / f'{f}.png').stat().st_size > 1000, f
 
