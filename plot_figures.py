@@ -593,6 +593,30 @@ def fig_factor(results, fig_dir, dpi):
     save(fig, fig_dir, 'fig_factor', dpi)
 
 
+def fig_lesion(runs, fig_dir, dpi):
+    """E3 (the follow-up's Fig. 11b): accuracy over the detector's oracle inside the held-out lesion, per axis and
+    joint, against the lesion's width, beside in-distribution; one point per run at its last checkpoint."""
+    runs = sorted((r for r in runs if r.get('data', {}).get('lesion_w') and r.get('lesion') is not None),
+                  key=lambda r: (r['data']['lesion_w'], r['seed']))
+    if not runs:
+        return
+    w = [r['data']['lesion_w'] for r in runs]
+    ratio = lambda r, split, key: r[split][key][-1] / max(r[split]['oracle_' + key][-1], 1e-9)  # per axis: its own oracle
+    fig, ax = plt.subplots(figsize=(4.2, 3.0), constrained_layout=True)
+    for split, key, style, label in (('id', 'acc', 'o--', 'in distribution, joint'), ('lesion', 'acc', 'o-', 'in the lesion, joint'),
+                                     ('lesion', 'acc_x', 's:', 'in the lesion, x'), ('lesion', 'acc_y', '^:', 'in the lesion, y')):
+        ax.plot(w, [ratio(r, split, key) for r in runs], style, ms=4, label=label)
+    for r in runs:  # the grid columns each width holds out (bumps.in_lesion on the d = 1 grid)
+        cols = sum(abs(x - (r['size'] + 1) / 2) < r['data']['lesion_w'] / 2 for x in range(1, r['size'] + 1))
+        ax.annotate(f'{cols} columns', (r['data']['lesion_w'], 1.05), ha='center', fontsize=6)
+    ax.set_xlabel('lesion width (px)'), ax.set_ylabel('accuracy / oracle')
+    ax.set_ylim(0, 1.12), ax.legend(fontsize=6, loc='lower left')
+    seeds = sorted({str(r['seed']) for r in runs})
+    ax.set_title(f"E3: a vertical lesion of the bump grid (seed{'s' * (len(seeds) > 1)} {','.join(seeds)}, "
+                 f"step {runs[0]['id']['step'][-1]})", fontsize=7)
+    save(fig, fig_dir, 'fig_lesion', dpi)
+
+
 def fig_percolation(results, fig_dir, dpi):
     """E5: the largest cluster (fraction of kept sites) against the kept fraction lambda, per sigma, for both overlap
     readings and thresholds (the follow-up's Fig. 6c, Fig. 13)."""
@@ -682,5 +706,6 @@ if __name__ == '__main__':
         fig_ladder(tables.v3_runs(runs, sweep_dir, results), fig_dir, dpi)
     if followup:
         fig_regions(runs, fig_dir, dpi)
+        fig_lesion(runs, fig_dir, dpi)
         fig_factor(results, fig_dir, dpi)
         fig_percolation(results, fig_dir, dpi)

@@ -1396,18 +1396,22 @@ def test_followup_redraw_replaces_the_ideal_tori(tmp_path):
 
 def test_followup_lesion_row_reads_every_width(tmp_path, monkeypatch):
     """E3's lesion row (Fig. 11b) lists every lesion run by its width, narrowest first, each held-out accuracy over its
-    oracle beside in-distribution; whatever the variant is called (followup-more's `lesion`, followup-lesion's)."""
+    oracle beside in-distribution; whatever the variant is called (followup-more's `lesion`, followup-lesion's); and
+    plot_figures draws them (fig_lesion)."""
     import report
     monkeypatch.setattr(report, 'factor_rows', lambda *a: [])  # E1 and E5 are tested elsewhere; here only E3
     monkeypatch.setattr(report, 'percolation_rows', lambda *a: [])
-    m = lambda acc, oracle: dict(acc=[0.1, acc], oracle_acc=[oracle, oracle])
-    run = lambda name, w, held: dict(name=f'{name}_dx1.0_dy1.0_sigma1.0_seed0', seed=0, data=dict(kind='bump', lesion_w=w),
+    m = lambda acc, oracle: {f'{o}acc{a}': [0.1, v] for a in ('', '_x', '_y') for o, v in (('', acc), ('oracle_', oracle))} | dict(step=[0, 8000])
+    run = lambda name, w, held: dict(name=f'{name}_dx1.0_dy1.0_sigma1.0_seed0', seed=0, size=32, data=dict(kind='bump', lesion_w=w),
                                      id=m(0.9, 1.0), lesion=m(held, 0.8))
     out = report.followup_claims([run('lesion_8', 8.0, 0.2), run('lesion', 3.5, 0.6), run('lesion_2', 2.0, 0.8)], str(tmp_path), str(tmp_path))
     row = next(r for r in out if r[0].startswith('E3: OOD accuracy inside a lesion'))
     assert row[1] == ('width 2, seed 0: acc/oracle ID 0.90, held out 1.00; width 3.5, seed 0: acc/oracle ID 0.90, held out 0.75; '
                       'width 8, seed 0: acc/oracle ID 0.90, held out 0.25') and row[2:] == ('0', 'descriptive'), row
     assert row[0] in (tmp_path / 'claims.md').read_text()
+    import plot_figures  # and Fig. 11b's plot of the same runs
+    plot_figures.fig_lesion([run('lesion_8', 8.0, 0.2), run('lesion_2', 2.0, 0.8)], str(tmp_path), 50)
+    assert (tmp_path / 'fig_lesion.png').stat().st_size > 1000
 
 
 def test_prereg_followup_rules():
