@@ -56,7 +56,7 @@ CPU = dict(incs=(0.1, 0.5, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=((0
 # v2's confirmatory seeds are >= 3 (SEEDS=3,4 bash run_all.sh study); seeds 0-2 are its exploratory phase.
 STUDY_SAMPLES = '0,500,1000,2000,3000,4000,5000,6000,7000,8000,12000,16000'
 # the follow-up's runs (prereg_followup.py): the cpu model for 8,000 steps, 256 labels per evaluation set
-FOLLOWUP = dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), results='followup', expect='15-19 min per run, two at a time on 2 cores',
+FOLLOWUP = dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), results='followup', expect='15-22 min per run, two at a time on 2 cores',
                 train=dict(CPU_MODEL, steps=8000, ckpt_every=4000), sample=dict(DDIM_100, n_samples=256),
                 analyze=dict(umap_seeds=1), followup=True)
 STUDY = dict(incs=(0.1, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=(), holes=(), hole_d=0.1, fig3_d=1.0,
