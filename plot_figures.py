@@ -595,22 +595,27 @@ def fig_factor(results, fig_dir, dpi):
 
 def fig_lesion(runs, fig_dir, dpi):
     """E3 (the follow-up's Fig. 11b): accuracy over the detector's oracle inside the held-out lesion, per axis and
-    joint, against the lesion's width, beside in-distribution; one point per run at its last checkpoint."""
+    joint, against the lesion's width, beside in-distribution; a faint point per run at its last checkpoint, the line
+    through their mean per width."""
     runs = sorted((r for r in runs if r.get('data', {}).get('lesion_w') and r.get('lesion') is not None),
                   key=lambda r: (r['data']['lesion_w'], r['seed']))
     if not runs:
         return
     w = [r['data']['lesion_w'] for r in runs]
+    widths = sorted(set(w))
     ratio = lambda r, split, key: r[split][key][-1] / max(r[split]['oracle_' + key][-1], 1e-9)  # per axis: its own oracle
     fig, ax = plt.subplots(figsize=(4.2, 3.0), constrained_layout=True)
-    for split, key, style, label in (('id', 'acc', 'o--', 'in distribution, joint'), ('lesion', 'acc', 'o-', 'in the lesion, joint'),
-                                     ('lesion', 'acc_x', 's:', 'in the lesion, x'), ('lesion', 'acc_y', '^:', 'in the lesion, y')):
-        ax.plot(w, [ratio(r, split, key) for r in runs], style, ms=4, label=label)
-    for r in runs:  # the grid columns each width holds out (bumps.in_lesion on the d = 1 grid)
-        cols = sum(abs(x - (r['size'] + 1) / 2) < r['data']['lesion_w'] / 2 for x in range(1, r['size'] + 1))
-        ax.annotate(f'{cols} columns', (r['data']['lesion_w'], 1.05), ha='center', fontsize=6)
+    for k, (split, key, style, label) in enumerate((('id', 'acc', 'o--', 'in distribution, joint'), ('lesion', 'acc', 'o-', 'in the lesion, joint'),
+                                                    ('lesion', 'acc_x', 's:', 'in the lesion, x'), ('lesion', 'acc_y', '^:', 'in the lesion, y'))):
+        vals = [ratio(r, split, key) for r in runs]  # a point per run, the line through the mean over seeds
+        ax.plot(w, vals, style[0], ms=3, alpha=0.5, color=f'C{k}')
+        ax.plot(widths, [np.mean([v for v, x in zip(vals, w) if x == wd]) for wd in widths], style, ms=5, color=f'C{k}', label=label)
+    for wd in widths:  # the grid columns each width holds out (bumps.in_lesion on the d = 1 grid), and its seeds
+        at = [r for r in runs if r['data']['lesion_w'] == wd]
+        cols = sum(abs(x - (at[0]['size'] + 1) / 2) < wd / 2 for x in range(1, at[0]['size'] + 1))
+        ax.annotate(f"{cols} columns\n{len(at)} seed{'s' * (len(at) > 1)}", (wd, 1.04), ha='center', fontsize=6)
     ax.set_xlabel('lesion width (px)'), ax.set_ylabel('accuracy / oracle')
-    ax.set_ylim(0, 1.12), ax.legend(fontsize=6, loc='lower left')
+    ax.set_ylim(0, 1.2), ax.legend(fontsize=6, loc='lower left')
     seeds = sorted({str(r['seed']) for r in runs})
     ax.set_title(f"E3: a vertical lesion of the bump grid (seed{'s' * (len(seeds) > 1)} {','.join(seeds)}, "
                  f"step {runs[0]['id']['step'][-1]})", fontsize=7)
