@@ -25,7 +25,7 @@ import prereg
 import prereg2
 import tables
 from artifacts import load_npz
-from bumps import overlap
+from bumps import in_lesion, overlap
 from configurator import configure, check, fail
 
 # -----------------------------------------------------------------------------
@@ -527,7 +527,7 @@ def fig_regions(runs, fig_dir, dpi):
     runs = [r for r in runs if r.get('data')]
     if not runs:
         return
-    cols = min(len(runs), 6)  # rows of six panels: the follow-up has up to 18 runs
+    cols = min(len(runs), 6)  # rows of six panels: the follow-up has two dozen runs
     rows = -(-len(runs) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.5 * rows + 0.3), squeeze=False, constrained_layout=True)
     for ax in axes.flat[len(runs):]:
@@ -610,9 +610,10 @@ def fig_lesion(runs, fig_dir, dpi):
         vals = [ratio(r, split, key) for r in runs]  # a point per run, the line through the mean over seeds
         ax.plot(w, vals, style[0], ms=3, alpha=0.5, color=f'C{k}')
         ax.plot(widths, [np.mean([v for v, x in zip(vals, w) if x == wd]) for wd in widths], style, ms=5, color=f'C{k}', label=label)
-    for wd in widths:  # the grid columns each width holds out (bumps.in_lesion on the d = 1 grid), and its seeds
+    for wd in widths:  # the grid columns each width holds out (on the d = 1 grid), and its seeds
         at = [r for r in runs if r['data']['lesion_w'] == wd]
-        cols = sum(abs(x - (at[0]['size'] + 1) / 2) < wd / 2 for x in range(1, at[0]['size'] + 1))
+        xs = np.arange(1, at[0]['size'] + 1.0)
+        cols = int(in_lesion(np.stack([xs, xs], 1), wd, at[0]['size']).sum())
         ax.annotate(f"{cols} columns\n{len(at)} seed{'s' * (len(at) > 1)}", (wd, 1.04), ha='center', fontsize=6)
     ax.set_xlabel('lesion width (px)'), ax.set_ylabel('accuracy / oracle')
     ax.set_ylim(0, 1.2), ax.legend(fontsize=6, loc='lower left')
