@@ -12,7 +12,6 @@ import sys
 
 import cv2
 import numpy as np
-from sklearn.linear_model import LinearRegression
 
 
 def predict_label(img):
@@ -49,6 +48,7 @@ def accuracy(images, labels, tolerance=1.0):
 
 def r_squared(emb, labels):
     """In-sample R^2 of two linear regressions, embedding -> mu_x and embedding -> mu_y (paper A.3)."""
+    from sklearn.linear_model import LinearRegression  # imported here: report.py and probe.py use this module without it
     r2 = [LinearRegression().fit(emb, labels[:, i]).score(emb, labels[:, i]) for i in range(2)]
     return dict(r2_x=r2[0], r2_y=r2[1], r2=float(np.mean(r2)))
 

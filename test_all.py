@@ -34,7 +34,8 @@ def run(script, *args, ok=True):
 
 def run_here(script, *args):
     """Run a script inside this process (no interpreter start-up, torch already imported): a bad setting raises
-    SettingError, --help raises SystemExit(0). The scripts check every setting before they read or write anything."""
+    SettingError, --help raises SystemExit(0). The scripts check every setting before they read or write anything.
+    Also for a test's setup runs, whose own process is not under test: a stage's start-up is 1.5-3 s of imports."""
     import runpy
     argv, hook = sys.argv, sys.excepthook
     sys.argv = [script, *args]
@@ -276,7 +277,7 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path):
     for d in (a, b):
         run('make_data.py', f'--out_dir={d}', '--dx=4.0', '--dy=4.0')
     args = [*TINY_MODEL, '--batch_size=8', '--ckpt_every=2', '--steps=100', '--seed=5']  # long enough that 5 kills land
-    run('train.py', f'--out_dir={b}', *args)
+    run_here('train.py', f'--out_dir={b}', *args)  # the uninterrupted reference
     rng = random.Random(0)
     kills = 0
     ckpts = lambda: {f for f in os.listdir(a) if f.startswith('ckpt_')}
@@ -307,7 +308,7 @@ def test_damaged_checkpoint_is_refused_cleanly(tmp_path):
     """A truncated latest checkpoint stops train.py with one line naming the file, not a torch traceback; so do
     checkpoints asked for (ckpt_at) below the step a run would resume from."""
     run('make_data.py', f'--out_dir={tmp_path}', '--dx=4.0', '--dy=4.0')
-    run('train.py', f'--out_dir={tmp_path}', *TINY_MODEL, '--batch_size=4', '--steps=2', '--ckpt_every=1')
+    run_here('train.py', f'--out_dir={tmp_path}', *TINY_MODEL, '--batch_size=4', '--steps=2', '--ckpt_every=1')
     path = tmp_path / 'ckpt_0000002.pt'
     path.write_bytes(path.read_bytes()[:1000])
     p = run('train.py', f'--out_dir={tmp_path}', *TINY_MODEL, '--batch_size=4', '--steps=4', '--ckpt_every=1', ok=False)
@@ -318,7 +319,7 @@ def test_damaged_checkpoint_is_refused_cleanly(tmp_path):
     # denser checkpoints asked for after training passed them cannot be made: refused, not silently left out
     b = tmp_path / 'b'
     run('make_data.py', f'--out_dir={b}', '--dx=4.0', '--dy=4.0')
-    run('train.py', f'--out_dir={b}', *TINY_MODEL, '--batch_size=4', '--steps=2', '--ckpt_every=2')
+    run_here('train.py', f'--out_dir={b}', *TINY_MODEL, '--batch_size=4', '--steps=2', '--ckpt_every=2')
     p = run('train.py', f'--out_dir={b}', *TINY_MODEL, '--batch_size=4', '--steps=4', '--ckpt_every=2', '--ckpt_at=1', ok=False)
     assert p.returncode == 2 and p.stderr.strip().startswith('error:') and 'step(s) 1,' in p.stderr and 'Traceback' not in p.stderr
 
@@ -328,7 +329,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     the bad state reaches a checkpoint: the earlier checkpoints stay as they were and no later one is written."""
     run('make_data.py', f'--out_dir={tmp_path}', '--dx=4.0', '--dy=4.0')
     args = [f'--out_dir={tmp_path}', *TINY_MODEL, '--batch_size=4', '--ckpt_every=2']
-    run('train.py', *args, '--steps=2')
+    run_here('train.py', *args, '--steps=2')
     good = (tmp_path / 'ckpt_0000002.pt').read_bytes()
     code = ("import runpy, sys, torch, model\n"
             "model.Diffusion.loss = lambda self, m, x, mu, generator=None, per_sample=False: (m(x, torch.zeros(len(x), dtype=torch.long), mu)"
@@ -356,8 +357,8 @@ def test_packed_training_equals_solo_runs_resumes_and_loads_as_solo(tmp_path):
         run('make_data.py', f'--out_dir={d}', '--size=16', '--dx=2.0' if n[1] == 'a' else '--dx=1.0', '--dy=2.0')
     args = [*TINY_MODEL, '--batch_size=8', '--ckpt_every=3', '--log_every=2', '--ema=0.9']
     run('train_pack.py', f"--out_dirs={dirs['pa']},{dirs['pb']}", '--seeds=3,4', *args, '--steps=6')
-    run('train.py', f"--out_dir={dirs['sa']}", '--seed=3', *args, '--steps=6')
-    run('train.py', f"--out_dir={dirs['sb']}", '--seed=4', *args, '--steps=6')
+    run_here('train.py', f"--out_dir={dirs['sa']}", '--seed=3', *args, '--steps=6')
+    run_here('train.py', f"--out_dir={dirs['sb']}", '--seed=4', *args, '--steps=6')
     ck = lambda d, s: torch.load(d / f'ckpt_{s:07d}.pt', weights_only=True)
     for p, s in (('pa', 'sa'), ('pb', 'sb')):
         a, b = ck(dirs[p], 6), ck(dirs[s], 6)
@@ -483,8 +484,8 @@ def test_look_at_a_runs_samples_and_fig_loss_says_why(tmp_path):
     import plot_figures
     d = tmp_path / 'sweep' / 'run1'
     run('make_data.py', f'--out_dir={d}', '--dx=4', '--dy=4')
-    run('train.py', f'--out_dir={d}', *TINY_MODEL, '--steps=20', '--ckpt_every=10', '--batch_size=8', '--log_every=50')
-    run('sample.py', f'--out_dir={d}', '--n_samples=9', '--sample_steps=4', '--ckpts=20')
+    run_here('train.py', f'--out_dir={d}', *TINY_MODEL, '--steps=20', '--ckpt_every=10', '--batch_size=8', '--log_every=50')
+    run_here('sample.py', f'--out_dir={d}', '--n_samples=9', '--sample_steps=4', '--ckpts=20')
     p = run('plot_figures.py', f'--run={d}', '--step=20', '--n_show=9')
     assert f"wrote {d / 'look_0000020.png'}" in p.stdout and (d / 'look_0000020.png').stat().st_size > 1000
     with pytest.raises(SettingError, match='sampled step'):
@@ -714,7 +715,7 @@ def tiny_run(tmp_path_factory):
     """A run folder with data and one checkpoint, shared by the settings tests (which must not change it)."""
     d = tmp_path_factory.mktemp('tiny')
     run('make_data.py', f'--out_dir={d}')
-    run('train.py', f'--out_dir={d}', *TINY_MODEL, '--steps=1', '--ckpt_every=1', '--batch_size=2')
+    run_here('train.py', f'--out_dir={d}', *TINY_MODEL, '--steps=1', '--ckpt_every=1', '--batch_size=2')
     return d
 
 
