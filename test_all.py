@@ -265,7 +265,7 @@ def test_packed_gradients_equal_solo():
 
 # ------------ training: kills, resumes, damaged files, packed runs (train.py, train_pack.py)
 
-@pytest.mark.long(s=28)
+@pytest.mark.long(s=22)
 def test_sigkill_and_resume_gives_identical_weights(tmp_path):
     """SIGKILL at 5 random moments while training (checkpoints every 2 steps, so some land inside a write), each
     followed by a rerun: no truncated file ever sits under a checkpoint's name, and the final weights equal an
@@ -303,7 +303,6 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path):
     assert torch.equal(ka['rng'], kb['rng'])
 
 
-@pytest.mark.long(s=8)
 def test_damaged_checkpoint_is_refused_cleanly(tmp_path):
     """A truncated latest checkpoint stops train.py with one line naming the file, not a torch traceback; so do
     checkpoints asked for (ckpt_at) below the step a run would resume from. (The first as a user meets it, the others
@@ -346,7 +345,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     assert (tmp_path / 'ckpt_0000002.pt').read_bytes() == good
 
 
-@pytest.mark.long(s=29)
+@pytest.mark.long(s=28)
 def test_packed_training_equals_solo_runs_resumes_and_loads_as_solo(tmp_path):
     """Two runs (different data and seeds) trained packed write what their solo runs write: the same config (but the
     folder), loss.csv to float tolerance and weights within a few lr of each other after 6 AdamW steps (Adam's first
@@ -421,7 +420,7 @@ def test_train_pack_help_and_bad_settings(tmp_path, capsys):
 
 # ------------ one run through the stages (make_data -> train -> sample -> analyze) and a look at it
 
-@pytest.mark.long(s=16)
+@pytest.mark.long(s=15)
 def test_end_to_end_and_resume(tmp_path):
     """make_data -> train -> sample -> analyze on a tiny config at a 16x16 canvas (the 32x32 default runs in the tiny
     sweep): every artifact has its keys, shapes, finite values and config; the samples follow the checkpoint's canvas
