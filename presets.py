@@ -55,13 +55,13 @@ CPU = dict(incs=(0.1, 0.5, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=((0
 # The where-before-how study (prereg2.py): the cpu model, probes every 500 steps, samples on a fixed grid.
 # v2's confirmatory seeds are >= 3 (SEEDS=3,4 bash run_all.sh study); seeds 0-2 are its exploratory phase.
 STUDY_SAMPLES = '0,500,1000,2000,3000,4000,5000,6000,7000,8000,12000,16000'
+STUDY = dict(incs=(0.1, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=(), holes=(), hole_d=0.1, fig3_d=1.0,
+             train=dict(CPU_MODEL, steps=16000, ckpt_every=500), sample=dict(DDIM_100, ckpts=STUDY_SAMPLES),
+             probe=dict(), study=True)
 # the follow-up's runs (prereg_followup.py): the cpu model for 8,000 steps, 256 labels per evaluation set
 FOLLOWUP = dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), results='followup', expect='15-22 min per run, two at a time on 2 cores',
                 train=dict(CPU_MODEL, steps=8000, ckpt_every=4000), sample=dict(DDIM_100, n_samples=256),
                 analyze=dict(umap_seeds=1), followup=True)
-STUDY = dict(incs=(0.1, 1.0), sigmas=(0.5, 1.0), sigma_incs=(1.0,), imbal=(), holes=(), hole_d=0.1, fig3_d=1.0,
-             train=dict(CPU_MODEL, steps=16000, ckpt_every=500), sample=dict(DDIM_100, ckpts=STUDY_SAMPLES),
-             probe=dict(), study=True)
 PRESETS = {
     # smoke sweep (what the tests run): every figure and claim from toy runs, ~50 s on 2 cores (README, measured)
     'tiny': dict(expect='~50 s on 2 cores', incs=(2.0, 4.0), sigmas=(0.5, 1.0), sigma_incs=(4.0,), imbal=((2.0, 4.0),), hole_d=2.0,
