@@ -163,8 +163,8 @@ def dataset_labels(cfg):
 def regions(cfg, train_labels):
     """The follow-up's named evaluation pools {name: labels} beyond the training centres (bump holes keep their 'ood'
     set, draw_labels): sos with a band -> vertical, horizontal, intersection; stripes -> 2d (every 2D SOS not in
-    training); mixed -> 2d_train, 2d_heldout (2D bumps kept and not kept); periodic -> grid (the 16 x 16 subgrid);
-    a subsampled bump set -> heldout; a lesion -> lesion; a corner -> exterior."""
+    training); mixed -> 2d_train, 2d_heldout (2D bumps kept and not kept); periodic -> grid (every second centre:
+    16 x 16 at d = 1); a subsampled bump set -> heldout; a lesion -> lesion; a corner -> exterior."""
     size, kind, m = cfg['size'], cfg.get('kind', 'bump'), cfg.get('margin', 0)
     out = {}
     if kind in ('sos', 'stripes', 'mixed'):
@@ -180,7 +180,7 @@ def regions(cfg, train_labels):
         elif kind == 'mixed':
             out.update({'2d_train': two[~fresh], '2d_heldout': two[fresh]})
     full = grid_labels(cfg['dx'], cfg['dy'], size)
-    if kind == 'periodic':  # the 16 x 16 subgrid (every second centre): a full grid for the chord tests
+    if kind == 'periodic':  # every second centre (16 x 16 at d = 1): a full grid for the chord tests
         sub = grid(cfg['dx'], size)[1::2]
         out['grid'] = np.stack(np.meshgrid(sub, sub, indexing='xy'), -1).reshape(-1, 2)
     if kind == 'bump' and cfg.get('subsample', 1.0) < 1:

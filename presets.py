@@ -74,10 +74,10 @@ PRESETS = {
                        sample=dict(n_samples=40, sample_steps=5), analyze=dict(umap_seeds=1),
                        probe=dict(n_probe=40, probe_ts='0,300', dec_ts='300'), formats='png'),
     # the follow-up's pipeline on toy runs (what the tests run): every kind of dataset, region and measure, nothing learned
-    'followup-tiny': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), expect='~1 min on 2 cores', followup=True,
-                          variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19), periodic=dict(kind='periodic')),
+    'followup-tiny': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), expect='~25 s on 2 cores', followup=True,
+                          variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19, dx=2.0), periodic=dict(kind='periodic', dx=2.0)),
                           train=dict(width=8, attn_res='4', pe_dim=16, steps=20, ckpt_every=20, batch_size=16, log_every=5),
-                          sample=dict(n_samples=256, sample_steps=2), analyze=dict(umap_seeds=1), formats='png'),
+                          sample=dict(n_samples=64, sample_steps=2), analyze=dict(umap_seeds=1), formats='png'),
     # one CPU run (d = 1) through phases A -> B -> C: Fig. 3 and claim C1; every core serves it
     'quick': dict(expect='23-25 min on 2 cores', incs=(1.0,), train=dict(CPU_MODEL, steps=12000, ckpt_every=2000, ckpt_at='500,1000,3000,5000,7000'),
                   sample=DDIM_100, cpus=2, run_threads=0),
