@@ -35,7 +35,7 @@ BASE = dict(
     fig3_train={},      # ... which gets these extra train.py settings (dense checkpoints)
     train={}, sample={}, analyze={},  # settings of train.py, sample.py, analyze.py (the rest: their defaults)
     probe=None,         # settings of probe.py (one-step probes of every checkpoint; None = no probe stage)
-    study=False,        # draw the where-before-how study too (study.py: results/<results>/claims.md leads with prereg2)
+    study=False,        # draw the where-before-how study too (report.py: results/<results>/claims.md leads with prereg2)
     elicit=False,       # run the elicitation ladder after the probes (elicit.py; prereg3.py)
     followup=False,     # report and draw the follow-up's measures (prereg_followup.py)
     gpu=0,              # GPUs per run (a SLURM task's gres)
@@ -68,7 +68,7 @@ PRESETS = {
                  holes=((11, 21),), fig3_d=4.0,
                  train=dict(width=8, attn_res='4', pe_dim=16, steps=30, ckpt_every=10, batch_size=16, log_every=5),
                  sample=dict(n_samples=40, sample_steps=5), analyze=dict(umap_seeds=1)),
-    # the study's pipeline on toy runs (what the tests run): probes, study.py's claims (no verdict: one seed) and figures
+    # the study's pipeline on toy runs (what the tests run): probes, the study's claims (no verdict: one seed) and figures
     'study-tiny': dict(expect='~30 s on 2 cores', incs=(1.0,), sigmas=(0.5, 1.0), sigma_incs=(1.0,), seeds=(3,), study=True,
                        train=dict(width=8, attn_res='4', pe_dim=16, steps=30, ckpt_every=10, batch_size=16, log_every=5),
                        sample=dict(n_samples=40, sample_steps=5), analyze=dict(umap_seeds=1),

@@ -14,7 +14,7 @@ For a dataset with a hole it also writes ood_{step}.npz for n labels drawn from 
 the follow-up's held-out regions (bumps.regions) region_{name}_{step}.npz.
 A checkpoint whose samples already exist with the same settings is skipped.
 
-The intervention (hybrid sampling, study.py scores it): which noise band does late training fix? The early
+The intervention (hybrid sampling, report.py scores it): which noise band does late training fix? The early
 checkpoint answers the calls with t in [band_lo, band_hi], the sampled one the rest, on the same labels and noise:
     python sample.py --out_dir=out/study/RUN --ckpts=16000 --early_step=4000 --band_lo=700 --band_hi=999 ...
 writes hybrid_0016000_0004000_700-999.npz (the keys of a samples file).
