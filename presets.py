@@ -397,6 +397,10 @@ def main(argv):
         for stage, s in stage_settings(p).items():
             if stage != 'make_data' and s is not None:
                 print(f"{stage}: {' '.join(flags(s))}")
+        # run_all.sh's draw, by hand: with the folder empty (mkdir) it rebuilds the claims from the committed tables
+        extra = ''.join(f' --{k}=True' for k in ('study', 'elicit', 'followup') if p[k])
+        print(f"tables: python report.py --sweep_dir=out/{cmd} --results=results/{p['results']} --fig3_d={p['fig3_d']} "
+              f"--sigma_incs={','.join(map(str, p['sigma_incs']))}{extra}")
     else:
         raise SettingError(f"bad command {' '.join(argv)!r}: allowed are shell, jobs, run, pack, sbatch or a preset "
                            f"({', '.join(PRESETS)})")

@@ -1488,6 +1488,25 @@ def test_fig7b_overlap_matches_the_closed_form_and_has_the_cusps():
 
 # ------------ sweeps (run_all.sh, presets.py): settings, stopping, busy runs, tiny presets, a SLURM cluster
 
+def test_committed_claims_rebuild_from_the_tables(tmp_path, capsys):
+    """The README's rebuild: the report.py command `python presets.py cpu` ends with, on an empty sweep folder, writes
+    results/cpu/claims.md as committed, byte for byte, from the committed metrics.csv alone."""
+    import shutil
+    import presets
+    presets.main(['cpu'])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith('tables: python report.py --sweep_dir=out/cpu --results=results/cpu '), line
+    shutil.copytree(os.path.join(HERE, 'results', 'cpu'), tmp_path / 'results' / 'cpu')
+    (tmp_path / 'out' / 'cpu').mkdir(parents=True)
+    old = os.getcwd()
+    os.chdir(tmp_path)  # the command's relative folders, here
+    try:
+        run_here(*line.split()[2:])
+    finally:
+        os.chdir(old)
+    assert (tmp_path / 'results' / 'cpu' / 'claims.md').read_text() == open(os.path.join(HERE, 'results', 'cpu', 'claims.md')).read()
+
+
 def test_presets_jobs_and_done_signatures(tmp_path):
     """presets.py: the cpu preset's 6 runs and cpu-more's other 2 (the C1 run alone gets the dense checkpoints), SEEDS;
     a DONE written before the presets moved to Python ('--lr=2e-3', the C1 flag appended, only the preset's overrides)
