@@ -43,7 +43,7 @@ BASE = dict(
     run_threads=1,      # torch threads per run on a CPU (0 = all cores: a one-run preset)
     results=None,       # results/<results>/ gets claims.md and metrics.csv (None: the preset's name)
     expect='',          # the wall time a run of the preset took, measured (run_all.sh says it before it starts)
-    formats='png,pdf',  # plot_figures.py's formats (the toy presets draw PNGs only)
+    formats='png,pdf',  # plot_figures.py's formats (study-tiny and followup-tiny draw PNGs only)
 )
 CPU_MODEL = dict(width=8, attn_res='8,4', lr=2e-3, warmup=100, lr_decay='cosine', batch_size=32)
 DDIM_100 = dict(n_samples=500, sampler='ddim', eta=1.0, sample_steps=100)  # agrees with DDPM-1000 (results/NOTES.md)

@@ -265,7 +265,7 @@ def test_packed_gradients_equal_solo():
 
 # ------------ training: kills, resumes, damaged files, packed runs (train.py, train_pack.py)
 
-@pytest.mark.long(s=22)
+@pytest.mark.long(s=20)
 def test_sigkill_and_resume_gives_identical_weights(tmp_path):
     """SIGKILL at 5 random moments while training (checkpoints every 2 steps, so some land inside a write), each
     followed by a rerun: no truncated file ever sits under a checkpoint's name, and the final weights equal an
@@ -345,7 +345,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     assert (tmp_path / 'ckpt_0000002.pt').read_bytes() == good
 
 
-@pytest.mark.long(s=28)
+@pytest.mark.long(s=20)
 def test_packed_training_equals_solo_runs_resumes_and_loads_as_solo(tmp_path, capsys):
     """Two runs (different data and seeds) trained packed write what their solo runs write: the same config (but the
     folder), loss.csv to float tolerance and weights within a few lr of each other after 6 AdamW steps (Adam's first
@@ -423,7 +423,7 @@ def test_train_pack_help_and_bad_settings(tmp_path, capsys):
 
 # ------------ one run through the stages (make_data -> train -> sample -> analyze) and a look at it
 
-@pytest.mark.long(s=15)
+@pytest.mark.long(s=17)
 def test_end_to_end_and_resume(tmp_path):
     """make_data -> train -> sample -> analyze on a tiny config at a 16x16 canvas (the 32x32 default runs in the tiny
     sweep): every artifact has its keys, shapes, finite values and config; the samples follow the checkpoint's canvas
@@ -1684,7 +1684,7 @@ def test_missing_folders_and_help(tmp_path):
     assert p.returncode == 0 and 'bash run_all.sh tiny' in p.stdout and 'Ctrl-C' in p.stdout
 
 
-@pytest.mark.long(s=38)
+@pytest.mark.long(s=30)
 def test_study_tiny_pipeline(tmp_path):
     """`PACK=2 bash run_all.sh study-tiny`: two toy runs trained as one packed network (train_pack.py), each then
     sampled, scored and probed on its own; report.py (v1's claims beside) and plot_figures.py: probes.csv (run x
@@ -1741,7 +1741,7 @@ def test_study_tiny_pipeline(tmp_path):
     assert (res / 'claims.md').stat().st_mtime == stamp
 
 
-@pytest.mark.long(s=24)
+@pytest.mark.long(s=18)
 def test_followup_tiny_pipeline(tmp_path):
     """`bash run_all.sh followup-tiny`: two toy runs of the follow-up's kinds through every stage: the regions are
     sampled and scored by their detectors (metrics.csv holds each split), the periodic run's 8 x 8 grid gets every E1
