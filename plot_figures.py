@@ -589,7 +589,7 @@ def fig_factor(results, fig_dir, dpi):
         ax.plot([int(r['step']) for r in rs], [float(r['pcs95']) for r in rs], 's--', color=col[n], label=f"{n}: PCs to 95%")
     ax.axhline(4, color='C1', lw=0.6, ls=':', label='Clifford torus: 4')
     ax.set_xlabel('training step'), ax.set_ylabel('effective dimension'), ax.legend(fontsize=6)
-    fig.suptitle('E1, periodic bumps: layer 4 (channel means removed) on the grid of every second centre (16 x 16 at d = 1), against the ideal tori', fontsize=8)
+    fig.suptitle('E1, periodic bumps: layer 4 (channel means removed) on every second centre, against the ideal tori', fontsize=8)
     save(fig, fig_dir, 'fig_factor', dpi)
 
 

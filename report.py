@@ -247,7 +247,8 @@ def v3(runs, sweep_dir, results):
 def factor_rows(runs, sweep_dir, results):
     """E1's measures on every periodic run's grid (16 x 16 at d = 1) at every sampled checkpoint: layer 4 demeaned
     (the verdict's representation), the clean renders (pixel reference), and the ideal tori; rows of factor.csv, the
-    chord histograms (chords.csv) and the persistence bars (persistence.csv). Rows of runs whose folders are gone are kept."""
+    chord histograms (chords.csv) and the persistence bars (persistence.csv). Rows of runs whose folders are gone are
+    kept."""
     from metrics import demean_channels
     from bumps import render
     keep = lambda path, names: [row for row in tables.read_rows(path) if row['run'] not in names]
