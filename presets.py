@@ -74,7 +74,7 @@ PRESETS = {
                        sample=dict(n_samples=40, sample_steps=5), analyze=dict(umap_seeds=1),
                        probe=dict(n_probe=40, probe_ts='0,300', dec_ts='300'), formats='png'),
     # the follow-up's pipeline on toy runs (what the tests run): every kind of dataset, region and measure, nothing learned
-    'followup-tiny': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), expect='~25 s on 2 cores', followup=True,
+    'followup-tiny': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), expect='~30 s on 2 cores', followup=True,
                           variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19, dx=2.0),  # d = 2: an 8 x 8 grid
                                         periodic=dict(kind='periodic', dx=2.0)),
                           train=dict(width=8, attn_res='4', pe_dim=16, steps=20, ckpt_every=20, batch_size=16, log_every=5),
