@@ -75,8 +75,8 @@ PRESETS = {
                        probe=dict(n_probe=40, probe_ts='0,300', dec_ts='300'), formats='png'),
     # the follow-up's pipeline on toy runs (what the tests run): every kind of dataset, region and measure, nothing learned
     'followup-tiny': dict(incs=(), sigmas=(), sigma_incs=(), seeds=(0,), expect='~30 s on 2 cores', followup=True,
-                          variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19, dx=2.0),  # d = 2: an 8 x 8 grid
-                                        periodic=dict(kind='periodic', dx=2.0)),
+                          variants=dict(sos_band=dict(kind='sos', band_lo=13, band_hi=19, dx=2.0),
+                                        periodic=dict(kind='periodic', dx=2.0)),  # d = 2: an 8 x 8 grid, 64 labels
                           train=dict(width=8, attn_res='4', pe_dim=16, steps=20, ckpt_every=20, batch_size=16, log_every=5),
                           sample=dict(n_samples=64, sample_steps=2), analyze=dict(umap_seeds=1), formats='png'),
     # one CPU run (d = 1) through phases A -> B -> C: Fig. 3 and claim C1; every core serves it
