@@ -345,7 +345,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     assert (tmp_path / 'ckpt_0000002.pt').read_bytes() == good
 
 
-@pytest.mark.long(s=20)
+@pytest.mark.long(s=11)
 def test_packed_training_equals_solo_runs_resumes_and_loads_as_solo(tmp_path, capsys):
     """Two runs (different data and seeds) trained packed write what their solo runs write: the same config (but the
     folder), loss.csv to float tolerance and weights within a few lr of each other after 6 AdamW steps (Adam's first
@@ -366,7 +366,8 @@ def test_packed_training_equals_solo_runs_resumes_and_loads_as_solo(tmp_path, ca
     for p, s in (('pa', 'sa'), ('pb', 'sb')):
         a, b = ck(dirs[p], 6), ck(dirs[s], 6)
         assert {k: v for k, v in a['config'].items() if k != 'out_dir'} == {k: v for k, v in b['config'].items() if k != 'out_dir'}
-        assert all(torch.equal(ck(dirs[p], 0)['model'][n], ck(dirs[s], 0)['model'][n]) for n in b['model'])
+        a0, b0 = ck(dirs[p], 0), ck(dirs[s], 0)
+        assert all(torch.equal(a0['model'][n], b0['model'][n]) for n in b['model'])
         for key in ('model', 'ema'):
             assert max((a[key][n] - b[key][n]).abs().max().item() for n in b[key]) < 3e-3, key  # lr 3e-4
         assert a['optimizer']['param_groups'] == b['optimizer']['param_groups'] and torch.equal(a['rng'], b['rng'])
@@ -423,23 +424,29 @@ def test_train_pack_help_and_bad_settings(tmp_path, capsys):
 
 # ------------ one run through the stages (make_data -> train -> sample -> analyze) and a look at it
 
-@pytest.mark.long(s=17)
-def test_end_to_end_and_resume(tmp_path):
+@pytest.mark.long(s=8)
+def test_end_to_end_and_resume(tmp_path, capsys):
     """make_data -> train -> sample -> analyze on a tiny config at a 16x16 canvas (the 32x32 default runs in the tiny
     sweep): every artifact has its keys, shapes, finite values and config; the samples follow the checkpoint's canvas
     size; a run stopped at step 20 and resumed ends with the same weights as an uninterrupted 30-step run; the same
-    seeds on the twin give the same metrics file, bit for bit."""
+    seeds on the twin give the same metrics file, bit for bit. (The stages run in this process, what they print
+    captured; only the sampler that analyze.py follows is a process of its own. The stages as processes run in the
+    sweep tests.)"""
+    def stage(script, *args):
+        capsys.readouterr()
+        run_here(script, *args)
+        return capsys.readouterr()
     a, b = tmp_path / 'a', tmp_path / 'b'
     for d in (a, b):
         run('make_data.py', f'--out_dir={d}', '--size=16', '--dx=2.0', '--dy=2.0')
     train = [*TINY_MODEL, '--batch_size=8', '--ckpt_every=20', '--ckpt_at=10', '--seed=3', '--log_every=5']
-    p = run('train.py', f'--out_dir={a}', *train, '--steps=20')
+    p = stage('train.py', f'--out_dir={a}', *train, '--steps=20')
     assert sorted(os.listdir(a)) == ['ckpt_0000000.pt', 'ckpt_0000010.pt', 'ckpt_0000020.pt', 'data.npz', 'loss.csv']
-    assert f"checkpoint {a / 'ckpt_0000010.pt'}" in p.stdout + p.stderr  # each checkpoint is announced
+    assert f"checkpoint {a / 'ckpt_0000010.pt'}" in p.out + p.err  # each checkpoint is announced
     with open(a / 'loss.csv', 'a') as f:
         f.write('25,0.5,0.1,0.2,0.3,0.4,0.001,100\n26,0.5')  # rows past the checkpoint, and a torn line, from a kill
-    p = run('train.py', f'--out_dir={a}', *train, '--steps=30')
-    assert 'resumed from' in p.stdout and 'at step 20' in p.stdout
+    p = stage('train.py', f'--out_dir={a}', *train, '--steps=30')
+    assert 'resumed from' in p.out and 'at step 20' in p.out
     run_here('train.py', f'--out_dir={b}', *train, '--steps=30')  # the uninterrupted twin
     la, lb = (np.genfromtxt(d / 'loss.csv', delimiter=',', names=True) for d in (a, b))
     assert list(la['step']) == list(lb['step']) == [5, 10, 15, 20, 25, 30]  # a resume drops what it writes again
@@ -449,8 +456,8 @@ def test_end_to_end_and_resume(tmp_path):
     assert ka['step'] == 30 and all(torch.equal(ka['model'][k], kb['model'][k]) for k in kb['model'])
     assert ka['config']['width'] == 8 and ka['data_config']['dx'] == 2.0 and ka['model_args']['size'] == 16
 
-    p = run('sample.py', f'--out_dir={a}', '--n_samples=40', '--sample_steps=10', '--ckpts=0,20,30')
-    assert 'sample: 100%' in p.stderr and 'img-call' in p.stderr and 'img/s' in p.stdout  # the bar over reverse steps
+    p = stage('sample.py', f'--out_dir={a}', '--n_samples=40', '--sample_steps=10', '--ckpts=0,20,30')
+    assert 'sample: 100%' in p.err and 'img-call' in p.err and 'img/s' in p.out  # the bar over reverse steps
     with np.load(a / 'samples_0000030.npz') as f:
         assert f['images'].shape == (40, 16, 16) and f['images'].dtype == np.uint8
         assert f['layer4'].shape == (40, 8 * 8 * 8) and f['layer4'].dtype == np.float16
@@ -461,7 +468,7 @@ def test_end_to_end_and_resume(tmp_path):
         assert np.array_equal(f0['labels'], f1['labels'])  # same labels for every checkpoint
         assert set(map(tuple, f0['labels'])) <= set(map(tuple, np.load(a / 'data.npz')['labels']))
 
-    p = run('analyze.py', f'--out_dir={a}')
+    p = stage('analyze.py', f'--out_dir={a}')
     with np.load(a / 'metrics.npz') as m:
         assert list(m['step']) == [0, 20, 30] and list(m['split']) == ['id'] * 3
         for k in ('acc', 'acc_x', 'acc_y', 'oracle_acc', 'r2_x', 'r2_y', 'r2'):
@@ -470,15 +477,15 @@ def test_end_to_end_and_resume(tmp_path):
         labels = np.load(a / 'samples_0000030.npz')['labels'].astype(np.float64)  # oracle: Alg. 1 on clean 16x16 renders
         assert m['examples'].shape[-2:] == (16, 16) and np.allclose(m['oracle_acc'], accuracy(render(labels, 1.0, 16), labels)[0]['acc'])
         assert json.loads(m['config'].item())['analyze']['n_neighbors'] == 15
-    assert 'r2' in p.stdout and 'acc' in p.stdout
+    assert 'r2' in p.out and 'acc' in p.out
 
     # determinism: the same seeds on the identically trained twin give the same metrics file, bit for bit, also when
     # analyze.py scores each samples file while sample.py is still writing the next (--follow=<sampler's pid>)
     sampler = subprocess.Popen([sys.executable, os.path.join(HERE, 'sample.py'), f'--out_dir={b}', '--n_samples=40',
                                 '--sample_steps=10', '--ckpts=0,20,30'], cwd=HERE, env={**os.environ, 'OMP_NUM_THREADS': '1'},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    p = run('analyze.py', f'--out_dir={b}', f'--follow={sampler.pid}')
-    assert sampler.wait() == 0 and 'following sample.py' in p.stdout
+    p = stage('analyze.py', f'--out_dir={b}', f'--follow={sampler.pid}')
+    assert sampler.wait() == 0 and 'following sample.py' in p.out
     with np.load(a / 'metrics.npz') as ma, np.load(b / 'metrics.npz') as mb:
         assert all(np.array_equal(ma[k], mb[k], equal_nan=ma[k].dtype.kind == 'f') for k in ma.files if k != 'config')
 
