@@ -349,10 +349,17 @@ def write(path, text):
     os.replace(path + '.tmp', path)
 
 
+def report_flags(p):
+    """The preset's settings of report.py and plot_figures.py (both default to False for study, elicit, followup):
+    run_all.sh's draw passes them, and `python presets.py NAME` prints them in its `tables:` line."""
+    return ([f"--fig3_d={p['fig3_d']}", f"--sigma_incs={','.join(map(str, p['sigma_incs']))}"]
+            + [f'--{k}=True' for k in ('study', 'elicit', 'followup') if p[k]])
+
+
 def shell(p):
     """The preset's resources and figure settings as shell assignments (run_all.sh evals them)."""
-    return (f"GPU={p['gpu']} CPUS={p['cpus']} RUN_THREADS={p['run_threads']} RESULTS={shlex.quote(p['results'])} STUDY={int(p['study'])} "
-            f"FIG3_D={p['fig3_d']} SIGMA_INCS={shlex.quote(','.join(map(str, p['sigma_incs'])))} ELICIT={int(p['elicit'])} FOLLOWUP={int(p['followup'])} "
+    return (f"GPU={p['gpu']} CPUS={p['cpus']} RUN_THREADS={p['run_threads']} RESULTS={shlex.quote(p['results'])} "
+            f"ELICIT={int(p['elicit'])} {bash_array('REPORT', report_flags(p))} "
             f"FORMATS={p['formats']} EXPECT={shlex.quote(p['expect'] or 'not measured')}")
 
 
@@ -399,9 +406,7 @@ def main(argv):
             if stage != 'make_data' and s is not None:
                 print(f"{stage}: {' '.join(flags(s))}")
         # run_all.sh's draw, by hand: with the folder empty (mkdir) it rebuilds the claims from the committed tables
-        extra = ''.join(f' --{k}=True' for k in ('study', 'elicit', 'followup') if p[k])
-        print(f"tables: python report.py --sweep_dir=out/{cmd} --results=results/{p['results']} --fig3_d={p['fig3_d']} "
-              f"--sigma_incs={','.join(map(str, p['sigma_incs']))}{extra}")
+        print(f"tables: python report.py --sweep_dir=out/{cmd} --results=results/{p['results']} {' '.join(report_flags(p))}")
     else:
         raise SettingError(f"bad command {' '.join(argv)!r}: allowed are shell, jobs, run, pack, sbatch or a preset "
                            f"({', '.join(PRESETS)})")

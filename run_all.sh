@@ -28,7 +28,7 @@ for v in OVERLAP SLURM LOCAL; do [[ "${!v:-0}" =~ ^[01]$ ]] || bad "$v" "${!v}" 
 
 if [ "${1:-}" = job ]; then  # one run: bash run_all.sh job PRESET DIR DX DY SIGMA HOLE SEED (a line of jobs.txt)
   shift; settings=$($PY presets.py run "$@") || exit 2
-  eval "$settings"; dir=$2  # flag arrays MAKE_DATA TRAIN SAMPLE ANALYZE PROBE, the preset's GPU RUN_THREADS ELICIT FOLLOWUP, SEED, SIG, DONE_SAME, DO_PROBE, REUSE
+  eval "$settings"; dir=$2  # flag arrays MAKE_DATA TRAIN SAMPLE ANALYZE PROBE, the preset's GPU RUN_THREADS ELICIT REPORT, SEED, SIG, DONE_SAME, DO_PROBE, REUSE
   finished() {  # one line per finished run, with the sweep's progress when run_all.sh started this job
     [ -n "${SWEEP_LOG:-}" ] || { echo "$1"; return; }
     echo "$2" >> "$SWEEP_LOG"
@@ -88,7 +88,7 @@ fi
 [ -n "$NGPU" ] || { echo "error: $PY cannot import torch: install requirements.txt (README) or set PYTHON=" >&2; exit 2; }
 if [ "$PRESET" = auto ]; then PRESET=$([ "$NGPU" -gt 0 ] && echo paper || echo cpu); fi
 settings=$($PY presets.py shell "$PRESET") || exit 2
-eval "$settings"  # GPU CPUS RUN_THREADS RESULTS FIG3_D SIGMA_INCS (presets.py)
+eval "$settings"  # GPU CPUS RUN_THREADS RESULTS ELICIT REPORT FORMATS EXPECT (presets.py shell)
 ROOT=${ROOT:-.}  # out/, figures/ and results/ go under here
 [ -d "$ROOT" ] || { echo "error: ROOT=$ROOT does not exist: create it first (out/, figures/ and results/ go under it)" >&2; exit 2; }
 OUT=$ROOT/out/$PRESET
@@ -96,9 +96,7 @@ mkdir -p "$OUT"
 N=$($PY presets.py jobs "$PRESET" "$OUT")  # OUT/jobs.txt: one line per run (presets.py)
 
 draw() {  # the tables and claims (report.py), then every figure (plot_figures.py), from every finished run
-  local flags=(--sweep_dir="$OUT" --results="$ROOT/results/$RESULTS" --fig3_d="$FIG3_D" --sigma_incs="$SIGMA_INCS"
-               --study="$([ "$STUDY" = 1 ] && echo True || echo False)" --elicit="$([ "$ELICIT" = 1 ] && echo True || echo False)"
-               --followup="$([ "$FOLLOWUP" = 1 ] && echo True || echo False)")
+  local flags=(--sweep_dir="$OUT" --results="$ROOT/results/$RESULTS" "${REPORT[@]}")  # REPORT: presets.report_flags
   # the scripts echo each override; here the preset set them, so those lines are dropped. The tables first (the
   # figures read them), the verdicts printed last
   local said; said=$("$PY" report.py "${flags[@]}" | sed '/^override /d') || return 1
